@@ -1,0 +1,52 @@
+"""colorbench colorize: colourize image files with a trained checkpoint."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from colorbench.cli.output import JsonOption, emit, exit_after_output, stderr, stdout, use_json, warn
+from colorbench.errors import UsageError, UserError
+
+
+def colorize(
+    inputs: Annotated[list[Path], typer.Argument(help="Image files and/or directories of images.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the colourized PNGs.")],
+    plugin: Annotated[Optional[str], typer.Option("--plugin", "-p", help="The method (default: the checkpoint's).")] = None,
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Weights (.safetensors) saved by `colorbench run`.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    seed: Annotated[int, typer.Option(help="Noise seed for stochastic methods.")] = 0,
+    json_output: JsonOption = False,
+) -> None:
+    """Colourize images of any size (colour input is reduced to its L first); PNGs at the input's size."""
+    from colorbench import checkpoints, devices, images, plugins
+
+    use_json(json_output)
+    dev = devices.pick(device)
+    if checkpoint is not None:
+        colorizer = checkpoints.load(checkpoint, plugin=plugin, device=dev)
+    elif plugin is not None:
+        cls = plugins.get_colorizer(plugin)
+        colorizer = cls.from_profile("quick", size=256).to(dev)
+        if colorizer.n_parameters():
+            raise UsageError(f"{plugin} needs trained weights: pass --checkpoint PATH (made by `colorbench run --plugin {plugin}`)")
+    else:
+        raise UsageError("pass --checkpoint PATH (a trained method) or --plugin gray")
+
+    written, failed = [], []
+    for source, name in images.expand_inputs(inputs):
+        try:
+            result = images.colorize_array(colorizer, images.read_rgb(source), seed=seed)
+            written.append(str(images.write_png(out / name, result)))
+        except UserError as e:
+            failed.append({"input": str(source), "error": str(e)})
+            warn(str(e))
+    stderr.print(f"{colorizer.name}: {len(written)} image(s) written to {out}, {len(failed)} failed", highlight=False)
+
+    emit(
+        {"plugin": colorizer.name, "checkpoint": str(checkpoint) if checkpoint else None, "written": written, "failed": failed},
+        json_output,
+        lambda: [stdout.print(path, highlight=False) for path in written],
+    )
+    if failed:
+        exit_after_output(f"{len(failed)} of {len(failed) + len(written)} image(s) could not be colourized: {', '.join(f['input'] for f in failed)}")

@@ -1,0 +1,49 @@
+"""colorbench leaderboard: every stored result, one table per dataset and protocol."""
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from colorbench.cli.output import JsonOption, emit, stdout, use_json, warn
+from colorbench.errors import UserError
+from colorbench.results import DEFAULT_DIR
+
+
+class Format(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
+def leaderboard(
+    results_dir: Annotated[Path, typer.Option("--results", "-r", help="Folder of result files.")] = DEFAULT_DIR,
+    format: Annotated[Format, typer.Option("--format", "-f", help="table (terminal), markdown or json.")] = Format.table,
+    json_output: JsonOption = False,
+) -> None:
+    """Render all stored results, grouped by dataset and protocol."""
+    from colorbench import leaderboard as board
+    from colorbench import results
+
+    as_json = use_json(json_output or format is Format.json)
+    if not results_dir.is_dir():
+        raise UserError(f"no results folder {results_dir}; run `colorbench run --plugin NAME` first, or pass --results DIR")
+    df = board.frame(results.read_all(results_dir, warn=warn))
+
+    def render():
+        if format is Format.markdown:
+            stdout.out(board.to_markdown(df), highlight=False)
+            return
+        if df.empty:
+            stdout.print(f"No results in {results_dir}: run `colorbench run --plugin NAME`.")
+        for key, t in board.tables(df).items():
+            t = t[board.TERMINAL_COLUMNS].assign(params=t["params"].map(lambda n: f"{n / 1e6:.1f}M"))
+            table = Table(*t.columns, title=escape(key), title_justify="left")
+            for row in t.itertuples(index=False):
+                table.add_row(*(escape(str(v)) for v in row))
+            stdout.print(table)
+
+    emit(board.to_json(df), as_json, render)

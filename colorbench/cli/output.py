@@ -1,0 +1,65 @@
+"""What every command shares: where output goes, ``--json``, and user errors."""
+
+import json
+import sys
+from typing import Annotated, Any, Callable
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
+
+from colorbench.errors import UserError
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
+
+
+class _Invocation:
+    """Flags of the command being run, so an error is reported the way it asked."""
+
+    json = False
+    debug = False
+
+
+invocation = _Invocation()
+
+
+def use_json(value: bool) -> bool:
+    invocation.json = value
+    return value
+
+
+def warn(message: str) -> None:
+    stderr.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def emit(payload: dict, as_json: bool, render: Callable[[], Any]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(payload, default=str) + "\n")
+    else:
+        render()
+
+
+def exit_after_output(message: str, code: int = 1):
+    """Fail once the command's output is out: one line on stderr, no second JSON object."""
+    stderr.print(f"[bold red]Error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+class ErrorHandlingGroup(TyperGroup):
+    """Turns a `UserError` anywhere below into one line on stderr and its exit status."""
+
+    def invoke(self, ctx):
+        invocation.json = invocation.debug = False
+        try:
+            return super().invoke(ctx)
+        except UserError as e:
+            if invocation.debug:
+                raise
+            stderr.print(f"[bold red]Error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            if invocation.json:
+                sys.stdout.write(json.dumps({"error": str(e), "exit_code": e.exit_code}) + "\n")
+            raise typer.Exit(e.exit_code) from None

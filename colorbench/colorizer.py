@@ -1,0 +1,97 @@
+"""The interface every colourization method implements.
+
+A method sees only normalised Lab tensors (`colorbench.lab`): ``L`` of shape
+(B, 1, H, W) in [-1, 1] in, ``ab`` of shape (B, 2, H, W) in [-1, 1] out. Turning
+images into those tensors and back, and scoring, is the core's job, so every
+method is measured the same way.
+
+To add a method: subclass `Colorizer`, give it a `Config` dataclass whose
+defaults come from its paper, the `profiles` that scale its training, `build`,
+`train_step` and `predict`; then register the class with the
+``register_colorizers`` hook (see plugins/unet_cgan.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+PROFILES = ("smoke", "quick", "full")
+"""smoke: seconds, for tests; quick: minutes on a laptop CPU (the default);
+full: the scale of the method's paper, for a GPU."""
+
+
+@dataclass
+class TrainConfig:
+    """What every method's config has; subclasses add their hyperparameters."""
+
+    steps: int = 0  # optimiser steps (0: nothing to train)
+    batch_size: int = 16
+
+
+class Colorizer:
+    """Base class of a method: train on L -> ab, colourize, save and load."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]  # one line
+    paper: ClassVar[str]  # the seed or paper it implements, with sections
+    stochastic: ClassVar[bool] = False  # samples differ for different noise
+    version: ClassVar[str] = "1"  # bump on any change that moves its numbers
+    Config: ClassVar[type[TrainConfig]] = TrainConfig
+    profiles: ClassVar[dict[str, dict]] = {}  # profile name -> Config overrides
+
+    def __init__(self, config: TrainConfig | None = None, *, size: int):
+        self.config = config if config is not None else self.Config()
+        self.size = size  # the working size (square) it is trained and run at
+        self.nets = nn.ModuleDict(self.build())
+        self.device = torch.device("cpu")
+
+    @classmethod
+    def from_profile(cls, profile: str, *, size: int, **overrides) -> Colorizer:
+        config = dataclasses.replace(cls.Config(), **{**cls.profiles.get(profile, {}), **overrides})
+        return cls(config, size=size)
+
+    # ------------------------------------------------------------ to override
+    def build(self) -> dict[str, nn.Module]:
+        """The networks, by name; their weights are what a checkpoint holds."""
+        return {}
+
+    def setup_training(self) -> None:
+        """Called once before the first `train_step`: make the optimisers here."""
+
+    def train_step(self, L: torch.Tensor, ab: torch.Tensor) -> dict[str, float]:
+        """One optimisation step on a batch; returns the losses to show."""
+        raise NotImplementedError(f"{self.name} has no train_step")
+
+    def predict(self, L: torch.Tensor, noise: torch.Generator | None) -> torch.Tensor:
+        """ab for a batch of L, in eval mode and without gradients; a stochastic
+        method draws its noise from ``noise`` so samples are reproducible."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ provided
+    @property
+    def trainable(self) -> bool:
+        return self.config.steps > 0 and any(True for _ in self.nets.parameters())
+
+    def to(self, device: torch.device) -> Colorizer:
+        self.nets.to(device)
+        self.device = torch.device(device)
+        return self
+
+    @torch.no_grad()
+    def colorize(self, L: torch.Tensor, *, n_samples: int = 1, seed: int = 0) -> torch.Tensor:
+        """ab samples for a batch of L: shape (n_samples, B, 2, H, W).
+
+        A deterministic method returns the same prediction ``n_samples`` times."""
+        self.nets.eval()
+        noise = torch.Generator(device=L.device).manual_seed(seed)
+        if not self.stochastic:
+            return self.predict(L, noise).unsqueeze(0).expand(n_samples, -1, -1, -1, -1)
+        return torch.stack([self.predict(L, noise) for _ in range(n_samples)])
+
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.nets.parameters())

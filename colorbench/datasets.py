@@ -1,0 +1,287 @@
+"""The built-in datasets, registered through the same hook a third-party plugin uses.
+
+A `Dataset` yields float RGB tensors (3, S, S) in [0, 1] at the working size S:
+random crops for training, and a fixed, deterministic set of test images with
+their ids. Its ``card`` says exactly how it was made and travels with every
+result (see datasets/*.md for the long form).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import torch
+from torch.utils.data import Dataset as TorchDataset
+
+import colorbench
+from colorbench.errors import UsageError, UserError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+@dataclass
+class Dataset:
+    name: str  # as typed on the command line: builtin, folder:PATH, cifar10
+    size: int  # working size S: models see S x S images
+    train: TorchDataset  # items: RGB (3, S, S) float in [0, 1], randomly cropped
+    test: TorchDataset  # items: (RGB (3, S, S) float in [0, 1], image id)
+    card: dict = field(default_factory=dict)  # source, split and crop rule, counts
+
+
+class DatasetFactory(Protocol):
+    def __call__(self, arg: str | None, *, size: int | None, data_dir: Path | None, seed: int) -> Dataset: ...
+
+
+def load(spec: str, *, size: int | None = None, data_dir: Path | None = None, seed: int = 0) -> Dataset:
+    """``builtin``, ``folder:PATH``, ``cifar10``... -> a `Dataset`."""
+    from colorbench import plugins
+
+    name, _, arg = spec.partition(":")
+    entry = plugins.get_dataset(name)
+    if size is not None and (size < 16 or size & (size - 1)):
+        raise UsageError(f"--size {size} is not a power of two from 16 up (U-Net generators halve it down to 1x1)")
+    return entry.factory(arg or None, size=size, data_dir=data_dir, seed=seed)
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "colorbench"
+
+
+# ------------------------------------------------------------------ transforms
+def to_float(image) -> torch.Tensor:
+    """PIL image or uint8 array (H, W, 3) -> float RGB tensor (3, H, W) in [0, 1]."""
+    from torchvision.transforms.v2 import functional as F
+
+    return F.to_dtype(F.to_image(image), torch.float32, scale=True)
+
+
+def shorter_side_to(image: torch.Tensor, side: int) -> torch.Tensor:
+    """Resize (antialiased bilinear) so the shorter side is ``side``."""
+    from torchvision.transforms.v2 import functional as F
+
+    if min(image.shape[-2:]) == side:
+        return image
+    return F.resize(image, side, antialias=True).clamp(0, 1)
+
+
+def random_crop(image: torch.Tensor, size: int) -> torch.Tensor:
+    """A random S x S crop, flipped left-right half of the time (global torch RNG:
+    seeded by `torch.manual_seed`, so a run is repeatable)."""
+    h, w = image.shape[-2:]
+    top = int(torch.randint(h - size + 1, ()))
+    left = int(torch.randint(w - size + 1, ()))
+    crop = image[..., top : top + size, left : left + size]
+    return crop.flip(-1) if torch.rand(()) < 0.5 else crop
+
+
+def grid_crops(image: torch.Tensor, size: int) -> list[tuple[str, torch.Tensor]]:
+    """Every non-overlapping S x S crop of a centred grid, row by row: rRcC ids."""
+    h, w = image.shape[-2:]
+    rows, cols = h // size, w // size
+    top0, left0 = (h - rows * size) // 2, (w - cols * size) // 2
+    return [
+        (f"r{r}c{c}", image[..., top0 + r * size : top0 + (r + 1) * size, left0 + c * size : left0 + (c + 1) * size])
+        for r in range(rows)
+        for c in range(cols)
+    ]
+
+
+class RandomCrops(TorchDataset):
+    """``per_image`` random crops of each of a few in-memory images per epoch."""
+
+    def __init__(self, images: list[torch.Tensor], size: int, per_image: int = 64):
+        self.images, self.size, self.per_image = images, size, per_image
+
+    def __len__(self):
+        return len(self.images) * self.per_image
+
+    def __getitem__(self, i):
+        return random_crop(self.images[i % len(self.images)], self.size)
+
+
+class Fixed(TorchDataset):
+    """A fixed list of (id, image) pairs."""
+
+    def __init__(self, items: list[tuple[str, torch.Tensor]]):
+        self.items = items
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        image_id, image = self.items[i]
+        return image, image_id
+
+
+# ------------------------------------------------------------------ builtin
+# Real colour photographs shipped inside scikit-image, so this works offline.
+# Split by image: no test pixel is ever seen in training. stereo_motorcycle's
+# right view is left out: it is the same scene as the test image (its left view).
+BUILTIN_TRAIN = ("astronaut", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
+BUILTIN_TEST = ("chelsea", "stereo_motorcycle")
+BUILTIN_SIZE = 64
+BUILTIN_SCALE = 3  # images are resized so their shorter side is 3 S (never enlarged)
+
+
+def _skimage_photo(name: str, size: int) -> torch.Tensor:
+    import skimage.data
+
+    image = getattr(skimage.data, name)()
+    if isinstance(image, tuple):  # stereo_motorcycle returns (left, right, disparity)
+        image = image[0]
+    image = to_float(image)
+    return shorter_side_to(image, min(BUILTIN_SCALE * size, min(image.shape[-2:])))
+
+
+def builtin(arg: str | None, *, size: int | None, data_dir: Path | None, seed: int) -> Dataset:
+    if arg:
+        raise UsageError(f"the builtin dataset takes no argument (got builtin:{arg})")
+    size = size or BUILTIN_SIZE
+    train = [_skimage_photo(n, size) for n in BUILTIN_TRAIN]
+    test = [(f"{n}/{cid}", crop) for n in BUILTIN_TEST for cid, crop in grid_crops(_skimage_photo(n, size), size)]
+    card = {
+        "source": f"skimage.data (scikit-image {skimage_version()})",
+        "split": "by image",
+        "train_images": list(BUILTIN_TRAIN),
+        "test_images": [f"{n} (left view)" if n == "stereo_motorcycle" else n for n in BUILTIN_TEST],
+        "preprocessing": f"RGB resized (antialiased bilinear) so the shorter side is {BUILTIN_SCALE}x{size}, never enlarged",
+        "train_crops": f"random {size}x{size} crops with random horizontal flips, 64 per image per epoch",
+        "test_crops": f"all non-overlapping {size}x{size} crops of a centred grid, row by row",
+    }
+    return Dataset("builtin", size, RandomCrops(train, size), Fixed(test), card)
+
+
+def skimage_version() -> str:
+    import skimage
+
+    return skimage.__version__
+
+
+# ------------------------------------------------------------------ folder:PATH
+def _image_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def _readable(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, int]], list[str]]:
+    """Open every header up front (cheap): a bad file is reported before training,
+    never found at image 40,000. Returns (good, their (path, shorter side), bad)."""
+    from PIL import Image, UnidentifiedImageError
+
+    good, sides, bad = [], [], []
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                sides.append(min(im.size))
+            good.append(p)
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
+            bad.append(str(p))
+    return good, sides, bad
+
+
+class ImageFiles(TorchDataset):
+    """Images read from disk on demand, resized so the shorter side is S, then
+    randomly cropped (training) or centre-cropped (test)."""
+
+    def __init__(self, paths: list[Path], root: Path, size: int, train: bool):
+        self.paths, self.root, self.size, self.is_train = paths, root, size, train
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        from PIL import Image
+        from torchvision.transforms.v2 import functional as F
+
+        with Image.open(self.paths[i]) as im:
+            image = shorter_side_to(to_float(im.convert("RGB")), self.size)
+        if self.is_train:
+            return random_crop(image, self.size)
+        return F.center_crop(image, [self.size]), self.paths[i].relative_to(self.root).as_posix()
+
+
+def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: int) -> Dataset:
+    if not arg:
+        raise UsageError("folder needs a path: --dataset folder:PATH")
+    root = Path(arg).expanduser()
+    if not root.is_dir():
+        raise UsageError(f"dataset folder {root} does not exist or is not a directory")
+    if (root / "train").is_dir() and (root / "test").is_dir():
+        train_root, test_root = root / "train", root / "test"
+        train_files, test_files = _image_files(train_root), _image_files(test_root)
+        split = "the folder's own train/ and test/ subfolders"
+    else:
+        files = _image_files(root)
+        order = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed)).tolist()
+        n_test = max(1, len(files) // 5)
+        test_files = sorted(files[i] for i in order[:n_test])
+        train_files = sorted(files[i] for i in order[n_test:])
+        train_root = test_root = root
+        split = f"seeded random 80/20 split by file (seed {seed})"
+    train_files, train_sides, bad_train = _readable(train_files)
+    test_files, test_sides, bad_test = _readable(test_files)
+    if not train_files or not test_files:
+        raise UserError(f"{root} needs readable images for both training and testing ({len(train_files)} train, {len(test_files)} test found)")
+    if size is None:
+        # The largest power of two that fits the typical image, at most 64: CIFAR gives 32.
+        median = sorted(train_sides + test_sides)[len(train_sides + test_sides) // 2]
+        size = max(16, min(64, 2 ** int(math.log2(median))))
+    card = {
+        "source": str(root.resolve()),
+        "split": split,
+        "train_count": len(train_files),
+        "preprocessing": f"RGB, resized (antialiased bilinear) so the shorter side is {size}",
+        "train_crops": f"random {size}x{size} crops with random horizontal flips",
+        "test_crops": f"centre {size}x{size} crop",
+        "unreadable_skipped": bad_train + bad_test,
+    }
+    return Dataset(
+        f"folder:{arg}", size, ImageFiles(train_files, train_root, size, True), ImageFiles(test_files, test_root, size, False), card
+    )
+
+
+# ------------------------------------------------------------------ cifar10
+class _Cifar(TorchDataset):
+    def __init__(self, data, size: int, train: bool, prefix: str):
+        self.data, self.size, self.is_train, self.prefix = data, size, train, prefix
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, i):
+        image = shorter_side_to(to_float(self.data.data[i]), self.size)
+        return random_crop(image, self.size) if self.is_train else (image, f"{self.prefix}_{i}")
+
+
+def cifar10(arg: str | None, *, size: int | None, data_dir: Path | None, seed: int) -> Dataset:
+    from torchvision.datasets import CIFAR10
+
+    if arg:
+        raise UsageError(f"cifar10 takes no argument yet (got cifar10:{arg})")
+    root = Path(data_dir) if data_dir else default_cache_dir() / "cifar10"
+    size = size or 32
+    try:
+        train = CIFAR10(root, train=True, download=True)
+        test = CIFAR10(root, train=False, download=True)
+    except Exception as e:  # URLError, socket errors, integrity failures
+        raise UserError(
+            f"CIFAR-10 is not in {root} and could not be downloaded ({type(e).__name__}); "
+            "put the official cifar-10-batches-py there or pass --data-dir DIR holding it"
+        ) from None
+    card = {
+        "source": "torchvision.datasets.CIFAR10 (Krizhevsky 2009), the official split",
+        "split": "official train (50,000) / test (10,000)",
+        "train_crops": f"{size}x{size}" + (" after resizing" if size != 32 else "") + ", random horizontal flips",
+        "test_crops": "the whole image",
+    }
+    return Dataset("cifar10", size, _Cifar(train, size, True, "data"), _Cifar(test, size, False, "test_batch"), card)
+
+
+@colorbench.hookimpl
+def register_datasets(register: Callable) -> None:
+    register("builtin", builtin, "real photos shipped in scikit-image, split by image (offline; the default)")
+    register("folder", folder, "any directory of images: folder:PATH (train/ and test/ if present, else a seeded 80/20 split)")
+    register("cifar10", cifar10, "CIFAR-10 through torchvision (downloads when online; --data-dir for a local copy)")

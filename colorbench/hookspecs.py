@@ -1,0 +1,36 @@
+"""Every hook a colorbench plugin can implement, in one place.
+
+A plugin is a module (or object) with functions marked ``@colorbench.hookimpl``,
+found through the ``colorbench`` entry-point group. Hooks are called with keyword
+arguments only, and each is handed a ``register`` callback to push objects in.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from colorbench.colorizer import Colorizer
+    from colorbench.datasets import DatasetFactory
+
+hookspec = pluggy.HookspecMarker("colorbench")
+
+
+# ---------------------------------------------------------------- methods
+@hookspec
+def register_colorizers(register: Callable[[type[Colorizer]], None]) -> None:
+    """Register colourization methods: call ``register(cls)`` with each
+    `colorbench.Colorizer` subclass. Called once, when plugins are loaded; it must
+    not build models (``colorbench list`` imports every plugin)."""
+
+
+# ---------------------------------------------------------------- data
+@hookspec
+def register_datasets(register: Callable[[str, DatasetFactory, str], None]) -> None:
+    """Register datasets: call ``register(name, factory, description)``.
+
+    ``factory(arg, size=..., data_dir=..., seed=...)`` returns a
+    `colorbench.datasets.Dataset`; ``arg`` is what follows the colon in
+    ``--dataset name:arg`` (None without one)."""

@@ -1,0 +1,70 @@
+"""Colourizing image files of any size: the "load" half of "trains or loads".
+
+The contract (as richzhang/colorization): predict ab at the working size,
+upsample ab to the image's own size, and join it with the image's original
+full-resolution L, so no detail of the input is lost.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from colorbench.colorizer import Colorizer
+from colorbench.datasets import IMAGE_SUFFIXES, to_float
+from colorbench.errors import UserError
+from colorbench.files import write_atomic
+from colorbench.lab import normalize, normalized_to_rgb, rgb_to_lab
+from colorbench.metrics import to_uint8
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """An image file as uint8 RGB (H, W, 3); grayscale input is replicated to RGB."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return np.array(ImageOps.exif_transpose(im).convert("RGB"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
+        raise UserError(f"{path}: not a readable image ({e})") from None
+
+
+@torch.no_grad()
+def colorize_array(colorizer: Colorizer, rgb: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """uint8 RGB (H, W, 3) of any size -> its colourization, same size."""
+    full = to_float(rgb).to(colorizer.device)[None]  # (1, 3, H, W)
+    L_full, _ = normalize(rgb_to_lab(full))  # colour input: only its L is kept
+    small = F.interpolate(full, size=(colorizer.size,) * 2, mode="bilinear", antialias=True, align_corners=False)
+    L_small, _ = normalize(rgb_to_lab(small.clamp(0, 1)))
+    ab = colorizer.colorize(L_small, n_samples=1, seed=seed)[0]
+    ab_full = F.interpolate(ab, size=full.shape[-2:], mode="bilinear", align_corners=False)
+    out = to_uint8(normalized_to_rgb(L_full, ab_full))[0]
+    return out.permute(1, 2, 0).cpu().numpy()
+
+
+def write_png(path: Path, rgb: np.ndarray) -> Path:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return write_atomic(path, buffer.getvalue())
+
+
+def expand_inputs(inputs: list[Path]) -> list[tuple[Path, Path]]:
+    """Files and directories -> (file, output name relative to --out). A directory's
+    images keep their relative paths, so same-named files never collide."""
+    pairs = []
+    for item in inputs:
+        if item.is_dir():
+            for f in sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+                pairs.append((f, f.relative_to(item).with_suffix(".png")))
+        else:
+            pairs.append((item, Path(item.name).with_suffix(".png")))
+    return pairs

@@ -1,0 +1,85 @@
+import subprocess
+import sys
+
+import pluggy
+import pytest
+
+import colorbench
+from colorbench import hookspecs, plugins
+from colorbench.errors import UsageError, UserError
+from tests.helpers import SepiaPlugin, one_json
+
+
+def test_builtin_methods_and_datasets_register_through_entry_points():
+    assert {"gray", "unet_cgan"} <= set(plugins.colorizers())
+    assert {"builtin", "folder", "cifar10"} <= set(plugins.datasets())
+    registered_by = {getattr(p, "__name__", "") for p, _ in plugins.pm.list_plugin_distinfo()}
+    assert {"colorbench_plugins.gray", "colorbench_plugins.unet_cgan", "colorbench.datasets"} <= registered_by
+
+
+def test_every_hook_is_documented_and_tested():
+    # datasette's rule: a hook nobody tests or documents is a hook that rots.
+    hooks = [name for name in dir(hookspecs) if name.startswith("register_")]
+    assert hooks == ["register_colorizers", "register_datasets"]
+    for name in hooks:
+        assert getattr(hookspecs, name).__doc__.strip()
+
+
+def test_importing_plugins_builds_no_model():
+    # `colorbench list` imports every plugin; building networks there would make it slow.
+    code = (
+        "import torch.nn as nn\n"
+        "built = []\n"
+        "orig = nn.Module.__init__\n"
+        "def spy(self, *a, **k): built.append(type(self).__name__); orig(self, *a, **k)\n"
+        "nn.Module.__init__ = spy\n"
+        "from colorbench import plugins\n"
+        "plugins.colorizers(); plugins.datasets()\n"
+        "print(built)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_throwaway_plugin_appears_in_list_and_runs(cli, sepia_plugin, tmp_path):
+    listed = one_json(cli("list", "--json"))
+    assert "sepia_test" in [c["name"] for c in listed["colorizers"]]
+    result = cli("run", "--plugin", "sepia_test", "--profile", "smoke", "--out", tmp_path, "--no-baseline", "--json")
+    assert result.exit_code == 0, result.output
+    (run,) = one_json(result)["results"]
+    assert run["plugin"]["name"] == "sepia_test"
+    assert run["checkpoint"] is None  # steps = 0: nothing trained, nothing saved
+
+
+def test_misspelled_hook_fails_loudly():
+    class Typo:
+        @colorbench.hookimpl
+        def register_colourizers(self, register):  # not a hook
+            pass
+
+    plugins.pm.register(Typo(), name="typo")
+    try:
+        with pytest.raises(pluggy.PluginValidationError):
+            plugins.pm.check_pending()
+    finally:
+        plugins.pm.unregister(name="typo")
+
+
+def test_two_plugins_with_one_name_is_an_error(sepia_plugin):
+    plugins.pm.register(SepiaPlugin(), name="sepia_again")
+    try:
+        with pytest.raises(UserError, match="two plugins register the colourizer 'sepia_test'"):
+            plugins.colorizers()
+    finally:
+        plugins.pm.unregister(name="sepia_again")
+
+
+def test_unknown_names_suggest_the_closest():
+    with pytest.raises(UsageError, match=r"unknown plugin 'unet_cga'; did you mean unet_cgan\?"):
+        plugins.get_colorizer("unet_cga")
+    with pytest.raises(UsageError, match="unknown dataset 'biltin'; did you mean builtin"):
+        plugins.get_dataset("biltin")
+
+
+def test_distribution_of_a_builtin_method():
+    assert plugins.distribution_of(plugins.get_colorizer("unet_cgan"))["name"] == "colorbench"
