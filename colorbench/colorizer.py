@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import torch
 from torch import nn
@@ -33,6 +33,15 @@ class TrainConfig:
     batch_size: int = 16
 
 
+@dataclass
+class Phase:
+    """A stretch of training with its own step (NoGAN pre-training, an L1 warm-up...)."""
+
+    name: str
+    steps: int
+    step: Callable[[torch.Tensor, torch.Tensor], dict[str, float]]  # (L, ab) -> losses
+
+
 class Colorizer:
     """Base class of a method: train on L -> ab, colourize, save and load."""
 
@@ -40,6 +49,7 @@ class Colorizer:
     description: ClassVar[str]  # one line
     paper: ClassVar[str]  # the seed or paper it implements, with sections
     stochastic: ClassVar[bool] = False  # samples differ for different noise
+    hint: ClassVar[str | None] = None  # what it needs besides L at test time, e.g. a reference image
     version: ClassVar[str] = "1"  # bump on any change that moves its numbers
     Config: ClassVar[type[TrainConfig]] = TrainConfig
     profiles: ClassVar[dict[str, dict]] = {}  # profile name -> Config overrides
@@ -63,19 +73,24 @@ class Colorizer:
     def setup_training(self) -> None:
         """Called once before the first `train_step`: make the optimisers here."""
 
+    def phases(self) -> list[Phase]:
+        """The training schedule: by default one phase of `train_step`, ``steps`` long."""
+        return [Phase("train", self.config.steps, self.train_step)]
+
     def train_step(self, L: torch.Tensor, ab: torch.Tensor) -> dict[str, float]:
         """One optimisation step on a batch; returns the losses to show."""
         raise NotImplementedError(f"{self.name} has no train_step")
 
-    def predict(self, L: torch.Tensor, noise: torch.Generator | None) -> torch.Tensor:
-        """ab for a batch of L, in eval mode and without gradients; a stochastic
-        method draws its noise from ``noise`` so samples are reproducible."""
+    def predict(self, L: torch.Tensor, noise: torch.Generator, reference: torch.Tensor | None = None) -> torch.Tensor:
+        """ab for a batch of L, in eval mode and without gradients. A stochastic
+        method draws its noise from ``noise``, so samples are reproducible; a
+        method with a `hint` gets the reference's normalised ab (B, 2, h, w)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------ provided
     @property
     def trainable(self) -> bool:
-        return self.config.steps > 0 and any(True for _ in self.nets.parameters())
+        return any(p.steps > 0 for p in self.phases()) and any(True for _ in self.nets.parameters())
 
     def to(self, device: torch.device) -> Colorizer:
         self.nets.to(device)
@@ -83,15 +98,22 @@ class Colorizer:
         return self
 
     @torch.no_grad()
-    def colorize(self, L: torch.Tensor, *, n_samples: int = 1, seed: int = 0) -> torch.Tensor:
+    def colorize(
+        self, L: torch.Tensor, *, n_samples: int = 1, seed: int = 0, reference: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """ab samples for a batch of L: shape (n_samples, B, 2, H, W).
 
-        A deterministic method returns the same prediction ``n_samples`` times."""
+        A deterministic method returns the same prediction ``n_samples`` times.
+        ``reference`` (normalised ab) is required by, and only passed to, a method
+        with a `hint`."""
+        if self.hint and reference is None:
+            raise ValueError(f"{self.name} needs a reference ({self.hint})")
         self.nets.eval()
         noise = torch.Generator(device=L.device).manual_seed(seed)
+        hints = {"reference": reference} if self.hint else {}
         if not self.stochastic:
-            return self.predict(L, noise).unsqueeze(0).expand(n_samples, -1, -1, -1, -1)
-        return torch.stack([self.predict(L, noise) for _ in range(n_samples)])
+            return self.predict(L, noise, **hints).unsqueeze(0).expand(n_samples, -1, -1, -1, -1)
+        return torch.stack([self.predict(L, noise, **hints) for _ in range(n_samples)])
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.nets.parameters())

@@ -37,32 +37,32 @@ def batches(dataset, batch_size: int, seed: int):
 
 
 def train(colorizer: Colorizer, data: Dataset, *, seed: int, console: Console) -> dict:
-    """Train for ``colorizer.config.steps`` steps; returns what the result records."""
-    steps, batch_size = colorizer.config.steps, colorizer.config.batch_size
+    """Run the colourizer's training phases in order; returns what the result records."""
+    phases = colorizer.phases()
     if not colorizer.trainable:
-        return {"steps": 0, "images_seen": 0, "seconds": 0.0}
+        return {"steps": 0, "images_seen": 0, "seconds": 0.0, "phases": []}
     device = colorizer.device
     colorizer.nets.train()
     colorizer.setup_training()
     progress = Progress(
-        TextColumn(f"[bold]{colorizer.name}[/]"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[losses]}  {task.fields[speed]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-        console=console, transient=False,
+        console=console,
     )
-    losses: dict[str, float] = {}
-    start = time.perf_counter()
+    stream = batches(data.train, colorizer.config.batch_size, seed)  # one stream across phases
+    log, images, start = [], 0, time.perf_counter()
     with progress:
-        task = progress.add_task("train", total=steps, losses="", speed="")
-        for step, rgb in zip(range(steps), batches(data.train, batch_size, seed)):
-            L, ab = rgb_to_normalized(rgb.to(device, non_blocking=True))
-            losses = colorizer.train_step(L, ab)
-            elapsed = time.perf_counter() - start
-            progress.update(
-                task, advance=1,
-                losses="  ".join(f"{k} {v:.3f}" for k, v in losses.items()),
-                speed=f"{(step + 1) * len(rgb) / elapsed:.0f} img/s",
-            )
+        for phase in phases:
+            task = progress.add_task(f"{colorizer.name} {phase.name}", total=phase.steps, losses="", speed="")
+            phase_start, losses = time.perf_counter(), {}
+            for step, rgb in zip(range(phase.steps), stream):
+                L, ab = rgb_to_normalized(rgb.to(device, non_blocking=True))
+                losses = phase.step(L, ab)
+                images += len(rgb)
+                rate = (step + 1) * len(rgb) / (time.perf_counter() - phase_start)
+                progress.update(task, advance=1, losses="  ".join(f"{k} {v:.3f}" for k, v in losses.items()), speed=f"{rate:.0f} img/s")
+            log.append({"name": phase.name, "steps": phase.steps, "seconds": round(time.perf_counter() - phase_start, 3), "final_losses": losses})
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    seconds = time.perf_counter() - start
-    return {"steps": steps, "images_seen": steps * batch_size, "seconds": round(seconds, 3), "final_losses": losses}
+    steps = sum(p["steps"] for p in log)
+    return {"steps": steps, "images_seen": images, "seconds": round(time.perf_counter() - start, 3), "phases": log}

@@ -15,7 +15,7 @@ class Gray(Colorizer):
     description = "zero-chroma baseline: the grayscale input itself (a = b = 0)"
     paper = "baseline, no paper"
 
-    def predict(self, L: torch.Tensor, noise: torch.Generator | None) -> torch.Tensor:
+    def predict(self, L: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
         return L.new_zeros(L.shape[0], 2, *L.shape[2:])
 
 

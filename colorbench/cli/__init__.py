@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 import colorbench
-from colorbench.cli import colorize, leaderboard, listing, run
+from colorbench.cli import colorize, leaderboard, listing, run, weights
 from colorbench.cli.output import ErrorHandlingGroup, invocation
 
 app = typer.Typer(
@@ -42,6 +42,7 @@ app.command("list")(listing.list_colorizers)
 app.command("run")(run.run)
 app.command("colorize")(colorize.colorize)
 app.command("leaderboard")(leaderboard.leaderboard)
+app.add_typer(weights.app, name="weights")
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""encdec_gan: seed 000 §3.1. (Being written: registers nothing yet.)"""

@@ -1,0 +1,1 @@
+"""histogram_cgan: seed 000 §4.1. (Being written: registers nothing yet.)"""

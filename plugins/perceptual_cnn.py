@@ -1,0 +1,1 @@
+"""perceptual_cnn: seed 004. (Being written: registers nothing yet.)"""

@@ -1,0 +1,1 @@
+"""sagan: seed 003. (Being written: registers nothing yet.)"""

@@ -1,0 +1,1 @@
+"""unet_gan: seed 000 §3.3. (Being written: registers nothing yet.)"""
