@@ -19,6 +19,7 @@ from torch.utils.data import Dataset as TorchDataset
 
 import colorbench
 from colorbench.errors import UsageError, UserError
+from colorbench.imagefile import load_rgb, scan
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -166,22 +167,6 @@ def _image_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def _readable(paths: list[Path]) -> tuple[list[Path], list[tuple[Path, int]], list[str]]:
-    """Open every header up front (cheap): a bad file is reported before training,
-    never found at image 40,000. Returns (good, their (path, shorter side), bad)."""
-    from PIL import Image, UnidentifiedImageError
-
-    good, sides, bad = [], [], []
-    for p in paths:
-        try:
-            with Image.open(p) as im:
-                sides.append(min(im.size))
-            good.append(p)
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError):
-            bad.append(str(p))
-    return good, sides, bad
-
-
 class ImageFiles(TorchDataset):
     """Images read from disk on demand, resized so the shorter side is S, then
     randomly cropped (training) or centre-cropped (test)."""
@@ -193,14 +178,19 @@ class ImageFiles(TorchDataset):
         return len(self.paths)
 
     def __getitem__(self, i):
-        from PIL import Image
         from torchvision.transforms.v2 import functional as F
 
-        with Image.open(self.paths[i]) as im:
-            image = shorter_side_to(to_float(im.convert("RGB")), self.size)
+        image = shorter_side_to(to_float(load_rgb(self.paths[i])), self.size)
         if self.is_train:
             return random_crop(image, self.size)
         return F.center_crop(image, [self.size]), self.paths[i].relative_to(self.root).as_posix()
+
+
+def _shorter_side(path: Path) -> int:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return min(im.size)
 
 
 def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: int) -> Dataset:
@@ -221,14 +211,14 @@ def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: in
         train_files = sorted(files[i] for i in order[n_test:])
         train_root = test_root = root
         split = f"seeded random 80/20 split by file (seed {seed})"
-    train_files, train_sides, bad_train = _readable(train_files)
-    test_files, test_sides, bad_test = _readable(test_files)
+    train_files, bad_train = scan(train_files)
+    test_files, bad_test = scan(test_files)
     if not train_files or not test_files:
         raise UserError(f"{root} needs readable images for both training and testing ({len(train_files)} train, {len(test_files)} test found)")
     if size is None:
         # The largest power of two that fits the typical image, at most 64: CIFAR gives 32.
-        median = sorted(train_sides + test_sides)[len(train_sides + test_sides) // 2]
-        size = max(16, min(64, 2 ** int(math.log2(median))))
+        sides = sorted(_shorter_side(p) for p in train_files + test_files)
+        size = max(16, min(64, 2 ** int(math.log2(max(1, sides[len(sides) // 2])))))
     card = {
         "source": str(root.resolve()),
         "split": split,
@@ -236,7 +226,7 @@ def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: in
         "preprocessing": f"RGB, resized (antialiased bilinear) so the shorter side is {size}",
         "train_crops": f"random {size}x{size} crops with random horizontal flips",
         "test_crops": f"centre {size}x{size} crop",
-        "unreadable_skipped": bad_train + bad_test,
+        "unreadable_skipped": bad_train + bad_test,  # "path: reason", found before training
     }
     return Dataset(
         f"folder:{arg}", size, ImageFiles(train_files, train_root, size, True), ImageFiles(test_files, test_root, size, False), card

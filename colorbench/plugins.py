@@ -7,6 +7,9 @@ here, which also turns a wrong name into a did-you-mean error.
 from __future__ import annotations
 
 import functools
+import importlib.metadata
+import os
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -19,28 +22,58 @@ if TYPE_CHECKING:
     from colorbench.colorizer import Colorizer
 
 ENTRY_POINT_GROUP = "colorbench"
+DISABLE_VARIABLE = "COLORBENCH_DISABLE_PLUGINS"
 
 pm = pluggy.PluginManager("colorbench")
 pm.add_hookspecs(hookspecs)
 
+broken: dict[str, str] = {}
+"""Plugins that failed to load or to register, by name -> the error: shown by
+``colorbench plugins``, while everything else goes on working."""
+
+
+def disabled() -> set[str]:
+    """Plugin names turned off by COLORBENCH_DISABLE_PLUGINS=a,b (the way to
+    recover from a plugin that breaks colorbench)."""
+    return {name.strip() for name in os.environ.get(DISABLE_VARIABLE, "").split(",") if name.strip()}
+
+
+def _warn(name: str, error: BaseException) -> None:
+    broken[name] = f"{type(error).__name__}: {error}"
+    print(f"warning: plugin {name!r} is broken and was skipped ({broken[name]}); see `colorbench plugins`", file=sys.stderr)
+
 
 @functools.cache
 def load_plugins() -> None:
-    """Load every installed plugin, built-in ones included, once per process."""
-    pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+    """Load every installed plugin, built-in ones included, once per process; one
+    that fails to import is recorded as broken instead of stopping the rest."""
+    for name in disabled():
+        pm.set_blocked(name)
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
+        except Exception as e:  # a third party's import error must not take colorbench down
+            _warn(ep.name, e)
     pm.check_pending()  # a misspelled hook name fails loudly instead of never running
 
 
 def _collect(hook, what: str, key: Callable) -> dict:
+    """Call each plugin's implementation in turn, so one that raises is skipped
+    (and reported) rather than hiding every other plugin's registrations."""
     found: dict = {}
+    for impl in hook.get_hookimpls():
+        def register(*args):
+            name = key(*args)
+            if name in found:
+                raise UserError(f"two plugins register the {what} {name!r}; disable one with {DISABLE_VARIABLE}={impl.plugin_name}")
+            found[name] = args
 
-    def register(*args):
-        name = key(*args)
-        if name in found:
-            raise UserError(f"two plugins register the {what} {name!r}; uninstall one of them")
-        found[name] = args
-
-    hook(register=register)
+        try:
+            impl.function(register=register)
+        except UserError:
+            raise
+        except Exception as e:
+            _warn(impl.plugin_name, e)
     return found
 
 
@@ -86,3 +119,24 @@ def distribution_of(cls: type) -> dict | None:
         if getattr(plugin, "__name__", None) == cls.__module__:
             return {"name": dist.project_name, "version": dist.version}
     return None
+
+
+def installed() -> list[dict]:
+    """Every plugin of the entry-point group: its distribution, version, the hooks it
+    implements, and whether it is loaded, broken or disabled."""
+    load_plugins()
+    rows = []
+    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        plugin = pm.get_plugin(ep.name)
+        hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or []) if plugin else []
+        status = "disabled" if ep.name in disabled() else "broken" if ep.name in broken else "loaded"
+        rows.append({
+            "name": ep.name,
+            "module": ep.value,
+            "distribution": ep.dist.name if ep.dist else None,
+            "version": ep.dist.version if ep.dist else None,
+            "hooks": hooks,
+            "status": status,
+            "error": broken.get(ep.name),
+        })
+    return rows

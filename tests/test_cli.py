@@ -8,7 +8,7 @@ import pytest
 from colorbench.cli import app
 from tests.helpers import one_json, write_png
 
-COMMANDS = ["list", "run", "colorize", "leaderboard"]
+COMMANDS = ["list", "plugins", "run", "colorize", "leaderboard", "weights"]
 
 
 def test_version(cli):
@@ -25,7 +25,8 @@ def test_help_on_every_command(cli, command):
 
 
 def test_every_command_is_tested_here():
-    assert sorted(c.name for c in app.registered_commands) == sorted(COMMANDS)
+    names = [c.name for c in app.registered_commands] + [g.name for g in app.registered_groups]
+    assert sorted(names) == sorted(COMMANDS)
 
 
 def test_list_json_is_one_object(cli):
@@ -39,7 +40,7 @@ def test_list_json_is_one_object(cli):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["run", "--plugin", "unet_cga"], "unknown plugin 'unet_cga'; did you mean unet_cgan?"),
+        (["run", "--plugin", "unet_cga"], "unknown plugin 'unet_cga'; did you mean unet_cgan"),
         (["run", "--plugin", "gray", "--dataset", "buildin"], "unknown dataset 'buildin'; did you mean builtin?"),
         (["run", "--plugin", "gray", "--device", "cuda:7"], "--device cuda:7"),
         (["run", "--plugin", "gray", "--device", "tpu"], "--device 'tpu' is not a device"),

@@ -68,7 +68,7 @@ def test_unreadable_images_are_listed_up_front(tmp_path):
     (tmp_path / "train" / "empty.png").write_bytes(b"")
     data = datasets.load(f"folder:{tmp_path}", size=16)
     assert len(data.train) == 2
-    assert data.card["unreadable_skipped"] == [str(tmp_path / "train" / "empty.png")]
+    assert data.card["unreadable_skipped"] == [f"{tmp_path / 'train' / 'empty.png'}: empty file (0 bytes)"]
 
 
 def test_grayscale_ground_truth_is_excluded_and_counted(tmp_path):

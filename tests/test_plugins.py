@@ -75,7 +75,7 @@ def test_two_plugins_with_one_name_is_an_error(sepia_plugin):
 
 
 def test_unknown_names_suggest_the_closest():
-    with pytest.raises(UsageError, match=r"unknown plugin 'unet_cga'; did you mean unet_cgan\?"):
+    with pytest.raises(UsageError, match=r"unknown plugin 'unet_cga'; did you mean unet_cgan\b"):
         plugins.get_colorizer("unet_cga")
     with pytest.raises(UsageError, match="unknown dataset 'biltin'; did you mean builtin"):
         plugins.get_dataset("biltin")
@@ -83,3 +83,62 @@ def test_unknown_names_suggest_the_closest():
 
 def test_distribution_of_a_builtin_method():
     assert plugins.distribution_of(plugins.get_colorizer("unet_cgan"))["name"] == "colorbench"
+
+
+def _colorbench(*args, env_extra=None, pythonpath=None):
+    import json
+    import os
+
+    env = {**os.environ, **(env_extra or {})}
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), env.get("PYTHONPATH", "")])
+    out = subprocess.run([sys.executable, "-m", "colorbench", *args], capture_output=True, text=True, env=env)
+    return out, (json.loads(out.stdout) if out.stdout.strip().startswith("{") else None)
+
+
+@pytest.fixture
+def exploding_distribution(tmp_path):
+    """An installed distribution whose colorbench plugin fails to import."""
+    info = tmp_path / "exploding_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: exploding-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[colorbench]\nexploding = exploding_plugin\n")
+    (tmp_path / "exploding_plugin.py").write_text("raise ImportError('needs a package that is not installed')\n")
+    return tmp_path
+
+
+def test_a_plugin_that_fails_to_import_is_shown_broken_and_the_rest_works(exploding_distribution):
+    out, report = _colorbench("plugins", "--json", pythonpath=exploding_distribution)
+    assert out.returncode == 0, out.stderr
+    rows = {r["name"]: r for r in report["plugins"]}
+    assert rows["exploding"]["status"] == "broken"
+    assert "needs a package that is not installed" in rows["exploding"]["error"]
+    assert rows["exploding"]["distribution"] == "exploding-plugin"
+    assert rows["unet_cgan"]["status"] == "loaded" and rows["unet_cgan"]["hooks"] == ["register_colorizers"]
+    out, listed = _colorbench("list", "--json", pythonpath=exploding_distribution)
+    assert out.returncode == 0 and "unet_cgan" in [c["name"] for c in listed["colorizers"]]
+    assert "plugin 'exploding' is broken" in out.stderr
+
+
+def test_plugins_can_be_disabled_by_environment_variable():
+    out, listed = _colorbench("list", "--json", env_extra={"COLORBENCH_DISABLE_PLUGINS": "unet_cgan, gray"})
+    assert out.returncode == 0, out.stderr
+    names = [c["name"] for c in listed["colorizers"]]
+    assert "unet_cgan" not in names and "gray" not in names
+    out, report = _colorbench("plugins", "--json", env_extra={"COLORBENCH_DISABLE_PLUGINS": "unet_cgan"})
+    assert {r["name"]: r["status"] for r in report["plugins"]}["unet_cgan"] == "disabled"
+
+
+def test_a_plugin_whose_hook_raises_is_skipped(cli):
+    class Raises:
+        @colorbench.hookimpl
+        def register_colorizers(self, register):
+            raise RuntimeError("bug in a third-party plugin")
+
+    plugins.pm.register(Raises(), name="raises")
+    try:
+        assert "unet_cgan" in plugins.colorizers()
+        assert "bug in a third-party plugin" in plugins.broken["raises"]
+    finally:
+        plugins.pm.unregister(name="raises")
+        plugins.broken.pop("raises", None)

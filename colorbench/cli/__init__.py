@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 import colorbench
-from colorbench.cli import colorize, leaderboard, listing, run, weights
+from colorbench.cli import colorize, leaderboard, listing, plugins, run, weights
 from colorbench.cli.output import ErrorHandlingGroup, invocation
 
 app = typer.Typer(
@@ -39,6 +39,7 @@ def main_options(
 
 
 app.command("list")(listing.list_colorizers)
+app.command("plugins")(plugins.list_plugins)
 app.command("run")(run.run)
 app.command("colorize")(colorize.colorize)
 app.command("leaderboard")(leaderboard.leaderboard)

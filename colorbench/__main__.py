@@ -1,0 +1,3 @@
+from colorbench.cli import main
+
+main()
