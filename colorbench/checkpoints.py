@@ -94,3 +94,54 @@ def load(path: Path, *, plugin: str | None = None, device: torch.device | str = 
         first = str(e).splitlines()[1].strip() if "\n" in str(e) else str(e)
         raise UserError(f"checkpoint {path} does not match plugin {cls.name}: {first}") from None
     return colorizer.to(device)
+
+
+# ------------------------------------------------------------------ training state
+# Everything a run needs to continue exactly where it stopped: weights, optimiser
+# state, the step, every RNG. Tensors go to safetensors and the rest to JSON, so
+# resuming never unpickles anything.
+
+def _flatten(obj, tensors: dict, prefix: str):
+    """Nested dicts/lists with tensors -> JSON-able tree, tensors moved to ``tensors``."""
+    if isinstance(obj, torch.Tensor):
+        tensors[prefix] = obj.detach().cpu().contiguous()
+        return {"__tensor__": prefix}
+    if isinstance(obj, dict):  # keys may be ints (optimiser state): keep their type
+        return {"__items__": [[k, _flatten(v, tensors, f"{prefix}.{k}")] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):
+        return [_flatten(v, tensors, f"{prefix}.{i}") for i, v in enumerate(obj)]
+    return obj
+
+
+def _unflatten(tree, tensors: dict):
+    if isinstance(tree, dict) and "__tensor__" in tree:
+        return tensors[tree["__tensor__"]]
+    if isinstance(tree, dict) and "__items__" in tree:
+        return {k: _unflatten(v, tensors) for k, v in tree["__items__"]}
+    if isinstance(tree, list):
+        return [_unflatten(v, tensors) for v in tree]
+    return tree
+
+
+def state_to_files(state: dict) -> tuple[bytes, bytes]:
+    """A training state (nested dicts of tensors and plain values) -> (safetensors, JSON)."""
+    tensors: dict = {}
+    tree = _flatten(state, tensors, "s")
+    return safetensors_bytes(tensors), json.dumps(tree).encode()
+
+
+def write_training_state(path: Path, state: dict) -> None:
+    """Both files atomically; the JSON last, so a JSON on disk always has its tensors."""
+    weights, tree = state_to_files(state)
+    write_atomic(Path(path).with_suffix(".safetensors"), weights)
+    write_atomic(Path(path).with_suffix(".json"), tree)
+
+
+def read_training_state(path: Path) -> dict:
+    path = Path(path)
+    try:
+        tree = json.loads(path.with_suffix(".json").read_text())
+        tensors = load_file(path.with_suffix(".safetensors"))
+    except (OSError, json.JSONDecodeError, SafetensorError) as e:
+        raise UserError(f"cannot resume from {path.with_suffix('.json')}: {e}; delete it to start afresh") from None
+    return _unflatten(tree, tensors)

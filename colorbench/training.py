@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
+import math
 import time
+from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from torch.utils.data import DataLoader
 
 from colorbench.colorizer import Colorizer
 from colorbench.datasets import Dataset
@@ -26,43 +26,194 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def batches(dataset, batch_size: int, seed: int):
-    """Endless shuffled batches, epoch after epoch, in a seeded order."""
-    loader = DataLoader(
-        dataset, batch_size=batch_size, shuffle=True, drop_last=len(dataset) >= batch_size,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    for _ in itertools.count():
-        yield from loader
+class NonFinite(Exception):
+    """A loss, gradient or weight that is NaN or infinite: the step must not count."""
 
 
-def train(colorizer: Colorizer, data: Dataset, *, seed: int, console: Console) -> dict:
-    """Run the colourizer's training phases in order; returns what the result records."""
+def batch_at(dataset, batch_size: int, seed: int, step: int, _orders: dict = {}) -> torch.Tensor:
+    """The batch of a given global step: each epoch's order comes from its own seeded
+    generator, so a resumed run draws exactly the batches it would have drawn."""
+    n = len(dataset)
+    per_epoch = max(1, n // batch_size)
+    epoch, offset = divmod(step, per_epoch)
+    key = (id(dataset), n, seed, epoch)
+    if key not in _orders:
+        _orders.clear()
+        _orders[key] = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+    indices = _orders[key][offset * batch_size : (offset + 1) * batch_size]
+    return torch.stack([dataset[int(i)] for i in indices])
+
+
+# ------------------------------------------------------------------ state
+def optimizers(colorizer: Colorizer) -> dict[str, torch.optim.Optimizer]:
+    """The optimisers a method made in `setup_training` (any attribute that is one)."""
+    return {k: v for k, v in sorted(vars(colorizer).items()) if isinstance(v, torch.optim.Optimizer)}
+
+
+def capture(colorizer: Colorizer, step: int, remedies: list) -> dict:
+    import random
+
+    import numpy as np
+
+    state = {
+        "step": step,
+        "remedies": remedies,
+        "nets": colorizer.nets.state_dict(),
+        "optimizers": {k: opt.state_dict() for k, opt in optimizers(colorizer).items()},
+        "rng": {
+            "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": [np.random.get_state()[0], np.random.get_state()[1].tolist(), *np.random.get_state()[2:]],
+            "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+        },
+    }
+    return _copy(state)
+
+
+def _copy(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().clone()
+    if isinstance(obj, dict):
+        return {k: _copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_copy(v) for v in obj]
+    return obj
+
+
+def restore(colorizer: Colorizer, state: dict) -> None:
+    import random
+
+    import numpy as np
+
+    colorizer.nets.load_state_dict(state["nets"])
+    for name, opt in optimizers(colorizer).items():
+        opt.load_state_dict(state["optimizers"][name])
+    rng = state["rng"]
+    torch.set_rng_state(rng["torch"])
+    if rng["cuda"]:
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    np.random.set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
+    random.setstate((rng["python"][0], tuple(rng["python"][1]), rng["python"][2]))
+
+
+def _guard(colorizer: Colorizer) -> None:
+    """Refuse any optimiser step whose gradients are not finite, before it changes a weight."""
+
+    def check(optimizer, args, kwargs):
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and not torch.isfinite(p.grad).all():
+                    raise NonFinite("non-finite gradient")
+
+    for opt in optimizers(colorizer).values():
+        opt.register_step_pre_hook(check)
+
+
+# ------------------------------------------------------------------ the loop
+MAX_REMEDIES = 3
+"""Divergence remedy: roll back to the last good state and halve every learning
+rate, at most this many times; then the run ends marked diverged."""
+
+
+def train(
+    colorizer: Colorizer,
+    data: Dataset,
+    *,
+    seed: int,
+    console: Console,
+    state_path: Path | None = None,
+    checkpoint_every: int = 0,
+    resume: bool = False,
+) -> dict:
+    """Run the colourizer's training phases in order; returns what the result records.
+
+    With ``state_path``, the full training state is written there every
+    ``checkpoint_every`` steps (atomically), ``resume`` continues from it, and it is
+    removed when training ends. A non-finite loss, gradient or weight rolls back
+    to the last good state (see `MAX_REMEDIES`)."""
+    from colorbench import checkpoints
+
     phases = colorizer.phases()
     if not colorizer.trainable:
-        return {"steps": 0, "images_seen": 0, "seconds": 0.0, "phases": []}
+        return {"status": "ok", "steps": 0, "images_seen": 0, "seconds": 0.0, "phases": []}
     device = colorizer.device
     colorizer.nets.train()
     colorizer.setup_training()
+    _guard(colorizer)
+    total = sum(p.steps for p in phases)
+    bounds = [sum(p.steps for p in phases[:i]) for i in range(len(phases) + 1)]  # phase i: [bounds[i], bounds[i+1])
+
+    step, remedies = 0, []
+    if resume and state_path is not None and Path(state_path).with_suffix(".json").is_file():
+        saved = checkpoints.read_training_state(state_path)
+        restore(colorizer, saved)
+        step, remedies = saved["step"], saved["remedies"]
+        console.print(f"resuming {colorizer.name} at step {step} of {total} from {state_path}", highlight=False)
+    good = capture(colorizer, step, remedies)  # what a divergence rolls back to
+
     progress = Progress(
         TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[losses]}  {task.fields[speed]}"), TimeElapsedColumn(), TimeRemainingColumn(),
         console=console,
     )
-    stream = batches(data.train, colorizer.config.batch_size, seed)  # one stream across phases
-    log, images, start = [], 0, time.perf_counter()
+    tasks, losses_of, seconds_of = {}, {}, {}
+    images, start, diverged = 0, time.perf_counter(), None
+    batch_size = colorizer.config.batch_size
     with progress:
-        for phase in phases:
-            task = progress.add_task(f"{colorizer.name} {phase.name}", total=phase.steps, losses="", speed="")
-            phase_start, losses = time.perf_counter(), {}
-            for step, rgb in zip(range(phase.steps), stream):
-                L, ab = rgb_to_normalized(rgb.to(device, non_blocking=True))
-                losses = phase.step(L, ab)
-                images += len(rgb)
-                rate = (step + 1) * len(rgb) / (time.perf_counter() - phase_start)
-                progress.update(task, advance=1, losses="  ".join(f"{k} {v:.3f}" for k, v in losses.items()), speed=f"{rate:.0f} img/s")
-            log.append({"name": phase.name, "steps": phase.steps, "seconds": round(time.perf_counter() - phase_start, 3), "final_losses": losses})
+        for i, phase in enumerate(phases):
+            done = min(max(step - bounds[i], 0), phase.steps)
+            tasks[i] = progress.add_task(f"{colorizer.name} {phase.name}", total=phase.steps, completed=done, losses="", speed="")
+        while step < total:
+            i = next(k for k in range(len(phases)) if bounds[k] <= step < bounds[k + 1])
+            t0 = time.perf_counter()
+            rgb = batch_at(data.train, batch_size, seed, step)
+            L, ab = rgb_to_normalized(rgb.to(device, non_blocking=True))
+            try:
+                losses = phases[i].step(L, ab)
+                if not all(math.isfinite(v) for v in losses.values()):
+                    raise NonFinite(f"non-finite loss {losses}")
+                if not all(torch.isfinite(p).all() for p in colorizer.nets.parameters()):
+                    raise NonFinite("non-finite weight")
+            except NonFinite as e:
+                remedies.append({"step": step, "phase": phases[i].name, "reason": str(e)})
+                if len(remedies) > MAX_REMEDIES:
+                    diverged = {"step": step, "phase": phases[i].name, "reason": str(e)}
+                    break
+                restore(colorizer, good)
+                for opt in optimizers(colorizer).values():
+                    for group in opt.param_groups:
+                        group["lr"] *= 0.5 ** (len(remedies) - len(good["remedies"]))
+                step = good["step"]
+                console.print(f"[yellow]warning:[/] {e} at step {remedies[-1]['step']}: rolled back to step {step}, learning rates halved", highlight=False)
+                progress.update(tasks[i], completed=max(step - bounds[i], 0))
+                continue
+            step += 1
+            images += len(rgb)
+            seconds_of[i] = seconds_of.get(i, 0.0) + time.perf_counter() - t0
+            losses_of[i] = losses
+            rate = images / (time.perf_counter() - start)
+            progress.update(tasks[i], advance=1, losses="  ".join(f"{k} {v:.3f}" for k, v in losses.items()), speed=f"{rate:.0f} img/s")
+            if checkpoint_every and step % checkpoint_every == 0 and step < total:
+                good = capture(colorizer, step, remedies)
+                if state_path is not None:
+                    checkpoints.write_training_state(state_path, good)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    steps = sum(p["steps"] for p in log)
-    return {"steps": steps, "images_seen": images, "seconds": round(time.perf_counter() - start, 3), "phases": log}
+    if diverged is not None:
+        restore(colorizer, good)  # leave the last good weights in place, never NaN ones
+    elif state_path is not None:
+        for suffix in (".json", ".safetensors"):
+            Path(state_path).with_suffix(suffix).unlink(missing_ok=True)
+    log = [
+        {"name": p.name, "steps": p.steps, "seconds": round(seconds_of.get(i, 0.0), 3), "final_losses": losses_of.get(i, {})}
+        for i, p in enumerate(phases)
+    ]
+    return {
+        "status": "diverged" if diverged else "ok",
+        "diverged": diverged,
+        "remedies": remedies,
+        "steps": step,
+        "images_seen": images,
+        "seconds": round(time.perf_counter() - start, 3),
+        "phases": log,
+    }
