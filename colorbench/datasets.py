@@ -234,44 +234,82 @@ def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: in
 
 
 # ------------------------------------------------------------------ cifar10
-class _Cifar(TorchDataset):
-    def __init__(self, data, size: int, train: bool, prefix: str):
-        self.data, self.size, self.is_train, self.prefix = data, size, train, prefix
+CIFAR_SUBSET = 1017  # cifar10:subset-6k keeps the first 1,017 images of every batch
+
+
+class Arrays(TorchDataset):
+    """uint8 RGB images (N, H, W, 3) in memory, with their ids."""
+
+    def __init__(self, images, ids: list[str], size: int, train: bool):
+        self.images, self.ids, self.size, self.is_train = images, ids, size, train
 
     def __len__(self):
-        return len(self.data)
+        return len(self.ids)
 
     def __getitem__(self, i):
-        image = shorter_side_to(to_float(self.data.data[i]), self.size)
-        return random_crop(image, self.size) if self.is_train else (image, f"{self.prefix}_{i}")
+        image = shorter_side_to(to_float(self.images[i]), self.size)
+        return random_crop(image, self.size) if self.is_train else (image, self.ids[i])
+
+
+def _cifar_official(root: Path, subset: bool):
+    """(train images, ids, test images, ids) from torchvision's CIFAR10 (downloads when online)."""
+    import numpy as np
+    from torchvision.datasets import CIFAR10
+
+    try:
+        train, test = CIFAR10(root, train=True, download=True), CIFAR10(root, train=False, download=True)
+    except Exception as e:  # URLError, socket errors, integrity failures
+        raise UserError(
+            f"CIFAR-10 is not in {root} and could not be downloaded ({type(e).__name__}); put the official "
+            "cifar-10-batches-py there, or pass --data-dir DIR holding it"
+            + (" (or the PNG subset's train/ and test/ folders)" if subset else "")
+        ) from None
+    # torchvision concatenates data_batch_1..5 in order, 10,000 images each
+    train_ids = [f"data_batch_{b + 1}_{i:05d}" for b in range(5) for i in range(10_000)]
+    test_ids = [f"test_batch_{i:05d}" for i in range(10_000)]
+    keep_train = np.arange(50_000) if not subset else np.array([b * 10_000 + i for b in range(5) for i in range(CIFAR_SUBSET)])
+    keep_test = np.arange(10_000 if not subset else CIFAR_SUBSET)
+    return (train.data[keep_train], [train_ids[i] for i in keep_train], test.data[keep_test], [test_ids[i] for i in keep_test])
+
+
+def _cifar_png_subset(root: Path):
+    """The same subset from PNGs laid out as train/<class>/<batch>_<index>.png and
+    test/<class>/test_batch_<index>.png (lossless, so the same pixels)."""
+    import numpy as np
+
+    def read(split: str, expected: int):
+        files = {p.stem: p for p in (root / split).rglob("*.png")}
+        if len(files) != expected:
+            raise UserError(f"{root / split} holds {len(files)} images, not the {expected} of cifar10:subset-6k")
+        ids = sorted(files)  # data_batch_1_00000 ... in batch order, then index order
+        return np.stack([load_rgb(files[i]) for i in ids]), ids
+
+    return (*read("train", 5 * CIFAR_SUBSET), *read("test", CIFAR_SUBSET))
 
 
 def cifar10(arg: str | None, *, size: int | None, data_dir: Path | None, seed: int) -> Dataset:
-    from torchvision.datasets import CIFAR10
-
-    if arg:
-        raise UsageError(f"cifar10 takes no argument yet (got cifar10:{arg})")
-    root = Path(data_dir) if data_dir else default_cache_dir() / "cifar10"
+    if arg not in (None, "subset-6k"):
+        raise UsageError(f"unknown cifar10 option {arg!r}; use cifar10 or cifar10:subset-6k")
+    subset = arg == "subset-6k"
+    root = Path(data_dir).expanduser() if data_dir else default_cache_dir() / "cifar10"
+    from_pngs = subset and (root / "train").is_dir() and (root / "test").is_dir()
+    train, train_ids, test, test_ids = _cifar_png_subset(root) if from_pngs else _cifar_official(root, subset)
     size = size or 32
-    try:
-        train = CIFAR10(root, train=True, download=True)
-        test = CIFAR10(root, train=False, download=True)
-    except Exception as e:  # URLError, socket errors, integrity failures
-        raise UserError(
-            f"CIFAR-10 is not in {root} and could not be downloaded ({type(e).__name__}); "
-            "put the official cifar-10-batches-py there or pass --data-dir DIR holding it"
-        ) from None
     card = {
-        "source": "torchvision.datasets.CIFAR10 (Krizhevsky 2009), the official split",
-        "split": "official train (50,000) / test (10,000)",
+        "source": "CIFAR-10 (Krizhevsky 2009): " + (f"PNG copy of the subset in {root}" if from_pngs else "torchvision.datasets.CIFAR10"),
+        "split": (
+            f"the first {CIFAR_SUBSET} images of each of data_batch_1..5 (train, {5 * CIFAR_SUBSET}) and of test_batch (test, {CIFAR_SUBSET})"
+            if subset else "official train (50,000) / test (10,000)"
+        ),
         "train_crops": f"{size}x{size}" + (" after resizing" if size != 32 else "") + ", random horizontal flips",
-        "test_crops": "the whole image",
+        "test_crops": "the whole image" + (" resized" if size != 32 else ""),
     }
-    return Dataset("cifar10", size, _Cifar(train, size, True, "data"), _Cifar(test, size, False, "test_batch"), card)
+    name = "cifar10:subset-6k" if subset else "cifar10"
+    return Dataset(name, size, Arrays(train, train_ids, size, True), Arrays(test, test_ids, size, False), card)
 
 
 @colorbench.hookimpl
 def register_datasets(register: Callable) -> None:
     register("builtin", builtin, "real photos shipped in scikit-image, split by image (offline; the default)")
     register("folder", folder, "any directory of images: folder:PATH (train/ and test/ if present, else a seeded 80/20 split)")
-    register("cifar10", cifar10, "CIFAR-10 through torchvision (downloads when online; --data-dir for a local copy)")
+    register("cifar10", cifar10, "CIFAR-10 through torchvision (downloads when online; --data-dir for a local copy); cifar10:subset-6k is its first 1,017 images of each batch")

@@ -105,3 +105,34 @@ def test_shared_cifar10_subset_through_folder(shared_cifar):
     assert (len(data.train), len(data.test), data.size) == (5085, 1017, 32)
     image, image_id = data.test[0]
     assert image.shape == (3, 32, 32) and image_id.endswith(".png")
+
+
+def test_cifar10_subset_6k_from_the_shared_pngs(shared_cifar):
+    data = datasets.load("cifar10:subset-6k", data_dir=shared_cifar)
+    assert data.name == "cifar10:subset-6k" and data.size == 32
+    assert (len(data.train), len(data.test)) == (5085, 1017)
+    assert data.test.ids[:2] == ["test_batch_00000", "test_batch_00001"] and data.test.ids[-1] == "test_batch_01016"
+    assert data.train.ids[0] == "data_batch_1_00000" and data.train.ids[-1] == "data_batch_5_01016"
+
+
+def test_cifar10_subset_6k_takes_the_same_images_from_the_official_batches(shared_cifar, monkeypatch):
+    """The subset made from torchvision's arrays equals the PNG copy, id for id."""
+    import torchvision.datasets
+
+    pngs = datasets.load("cifar10:subset-6k", data_dir=shared_cifar)
+
+    class FakeOfficial:  # the official arrays, rebuilt from the PNGs at their positions
+        def __init__(self, root, train, download):
+            n = 50_000 if train else 10_000
+            self.data = np.zeros((n, 32, 32, 3), np.uint8)
+            source = pngs.train if train else pngs.test
+            for image, image_id in zip(source.images, source.ids):
+                batch, index = image_id.rsplit("_", 1)
+                offset = (int(batch.rsplit("_", 1)[1]) - 1) * 10_000 if train else 0
+                self.data[offset + int(index)] = image
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeOfficial)
+    official = datasets.load("cifar10:subset-6k", data_dir=shared_cifar / "no-pngs-here")
+    assert official.test.ids == pngs.test.ids and official.train.ids == pngs.train.ids
+    assert np.array_equal(official.test.images, pngs.test.images)
+    assert np.array_equal(official.train.images, pngs.train.images)
