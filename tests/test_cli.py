@@ -8,7 +8,7 @@ import pytest
 from colorbench.cli import app
 from tests.helpers import one_json, write_png
 
-COMMANDS = ["list", "plugins", "run", "colorize", "leaderboard", "weights"]
+COMMANDS = ["list", "plugins", "run", "colorize", "leaderboard", "new-plugin", "weights"]
 
 
 def test_version(cli):

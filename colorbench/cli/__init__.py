@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 import colorbench
-from colorbench.cli import colorize, leaderboard, listing, plugins, run, weights
+from colorbench.cli import colorize, leaderboard, listing, new_plugin, plugins, run, weights
+from colorbench.cli import compare, score
 from colorbench.cli.output import ErrorHandlingGroup, invocation
 
 app = typer.Typer(
@@ -43,6 +44,9 @@ app.command("plugins")(plugins.list_plugins)
 app.command("run")(run.run)
 app.command("colorize")(colorize.colorize)
 app.command("leaderboard")(leaderboard.leaderboard)
+app.command("score")(score.score)
+app.command("compare")(compare.compare)
+app.command("new-plugin")(new_plugin.new_plugin)
 app.add_typer(weights.app, name="weights")
 
 
