@@ -8,7 +8,7 @@ import pytest
 from colorbench.cli import app
 from tests.helpers import one_json, write_png
 
-COMMANDS = ["list", "plugins", "run", "colorize", "leaderboard", "new-plugin", "weights"]
+COMMANDS = ["list", "plugins", "run", "colorize", "score", "compare", "leaderboard", "new-plugin", "weights"]
 
 
 def test_version(cli):
@@ -76,3 +76,25 @@ def test_gray_colorize_needs_no_checkpoint(cli, tmp_path):
     result = cli("colorize", tmp_path / "in", "--plugin", "gray", "--out", tmp_path / "out", "--json")
     assert result.exit_code == 0, result.output
     assert one_json(result)["written"] == [str(tmp_path / "out" / "a.png")]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--plugn", "unet_cgan"], "No such option: --plugn"),
+        (["run", "--plugin", "gray", "--profile", "fast"], "'fast' is not one of"),
+        (["runn"], "No such command 'runn'"),
+        (["run"], "Missing option '--plugin'"),
+    ],
+)
+def test_typer_usage_errors_are_one_line_too(cli, args, message):
+    result = cli(*args)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert message in line and "--help" in line
+
+
+def test_debug_shows_the_traceback(cli):
+    result = cli("--debug", "run", "--plugin", "nope")
+    assert result.exit_code != 0
+    assert "unknown plugin 'nope'" in str(result.exception)

@@ -50,7 +50,27 @@ def exit_after_output(message: str, code: int = 1):
 
 
 class ErrorHandlingGroup(TyperGroup):
-    """Turns a `UserError` anywhere below into one line on stderr and its exit status."""
+    """Every user mistake becomes one line on stderr and an exit status: 2 for usage
+    errors (Typer's own, like an unknown flag, and ours), 1 for failures."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except Exception as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # help was shown: nothing to add
+                sys.exit(2)
+            if type(e).__name__ == "Abort":
+                stderr.print("Aborted.")
+                sys.exit(130)
+            if not (hasattr(e, "format_message") and hasattr(e, "exit_code")):  # not a usage error: a bug
+                raise
+            ctx = getattr(e, "ctx", None)
+            hint = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
+            stderr.print(f"[bold red]Error:[/] {escape(e.format_message().rstrip('.'))}{escape(hint)}", highlight=False, soft_wrap=True)
+            sys.exit(e.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx):
         invocation.json = invocation.debug = False
