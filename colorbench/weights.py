@@ -83,7 +83,10 @@ def features_state_dict(name: str, *, download: bool = True) -> dict[str, torch.
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
     if hub_path(name).is_file():
-        state = torch.load(hub_path(name), map_location="cpu", weights_only=True)
+        try:  # weights_only: a pickle that would run code is refused, never executed
+            state = torch.load(hub_path(name), map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise UserError(f"{hub_path(name)} is not a plain weights file ({type(e).__name__}); delete it and run `colorbench weights fetch`") from None
         return {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
     if cached_path(name).is_file():
         return load_file(cached_path(name))
@@ -125,11 +128,15 @@ class _NumpyOnly(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         import numpy as np
 
+        try:  # numpy 2 moved it; pickles name either place
+            from numpy._core.multiarray import _reconstruct
+        except ImportError:
+            from numpy.core.multiarray import _reconstruct
         allowed = {
             ("numpy", "ndarray"): np.ndarray,
             ("numpy", "dtype"): np.dtype,
-            ("numpy.core.multiarray", "_reconstruct"): np.core.multiarray._reconstruct,
-            ("numpy._core.multiarray", "_reconstruct"): np.core.multiarray._reconstruct,
+            ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+            ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
         }
         if (module, name) not in allowed:
             raise pickle.UnpicklingError(f"refused to load {module}.{name}: only numpy arrays are allowed")

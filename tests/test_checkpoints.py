@@ -55,3 +55,31 @@ def test_damaged_checkpoints_give_one_clear_error(saved, damage, message):
     damage(path)
     with pytest.raises(UserError, match=message):
         checkpoints.load(path)
+
+
+class Payload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+@pytest.mark.parametrize("kind", ["pickle", "torch.save"])
+def test_a_checkpoint_carrying_a_pickle_payload_is_refused_and_never_runs(saved, tmp_path, kind):
+    import pickle
+
+    _, path = saved
+    marker = tmp_path / "pwned"
+    if kind == "pickle":
+        path.write_bytes(pickle.dumps({"G.weight": Payload(marker)}))
+    else:
+        torch.save({"G.weight": Payload(marker)}, path)
+    with pytest.raises(UserError, match="not a readable safetensors file"):
+        checkpoints.load(path)
+    assert not marker.exists()
+
+
+def test_a_pickle_checkpoint_by_name_is_refused(tmp_path):
+    with pytest.raises(UsageError, match="not a .safetensors file"):
+        checkpoints.load(tmp_path / "model.pth")
