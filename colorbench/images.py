@@ -36,14 +36,26 @@ def read_rgb(path: Path) -> np.ndarray:
         raise UserError(f"{path}: not a readable image ({e})") from None
 
 
+def _working_size(colorizer: Colorizer, full: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """RGB (1, 3, H, W) -> normalised (L, ab) at the colourizer's working size."""
+    small = F.interpolate(full, size=(colorizer.size,) * 2, mode="bilinear", antialias=True, align_corners=False)
+    return normalize(rgb_to_lab(small.clamp(0, 1)))
+
+
+def reference_ab(colorizer: Colorizer, rgb: np.ndarray) -> torch.Tensor:
+    """uint8 RGB (H, W, 3) -> its normalised ab (1, 2, S, S) at the working size: a hint
+    method's ``reference``."""
+    return _working_size(colorizer, to_float(rgb).to(colorizer.device)[None])[1]
+
+
 @torch.no_grad()
-def colorize_array(colorizer: Colorizer, rgb: np.ndarray, *, seed: int = 0) -> np.ndarray:
-    """uint8 RGB (H, W, 3) of any size -> its colourization, same size."""
+def colorize_array(colorizer: Colorizer, rgb: np.ndarray, *, seed: int = 0, reference: torch.Tensor | None = None) -> np.ndarray:
+    """uint8 RGB (H, W, 3) of any size -> its colourization, same size (``reference``:
+    see `reference_ab`)."""
     full = to_float(rgb).to(colorizer.device)[None]  # (1, 3, H, W)
     L_full, _ = normalize(rgb_to_lab(full))  # colour input: only its L is kept
-    small = F.interpolate(full, size=(colorizer.size,) * 2, mode="bilinear", antialias=True, align_corners=False)
-    L_small, _ = normalize(rgb_to_lab(small.clamp(0, 1)))
-    ab = colorizer.colorize(L_small, n_samples=1, seed=seed)[0]
+    L_small, _ = _working_size(colorizer, full)
+    ab = colorizer.colorize(L_small, n_samples=1, seed=seed, reference=reference)[0]
     ab_full = F.interpolate(ab, size=full.shape[-2:], mode="bilinear", align_corners=False)
     out = to_uint8(normalized_to_rgb(L_full, ab_full))[0]
     return out.permute(1, 2, 0).cpu().numpy()

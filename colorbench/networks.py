@@ -1,4 +1,5 @@
-"""Building blocks shared by the GAN methods: pix2pix's U-Net and PatchGAN.
+"""Building blocks shared by the GAN methods: pix2pix's U-Net and PatchGAN, and
+the encoder-decoder (the U-Net without skip connections) of seed 000 §3.1.
 
 After Isola et al. 2017 (pix2pix), Appendix 6.1, and its reference code
 (junyanz/pytorch-CycleGAN-and-pix2pix, models/networks.py). A method module
@@ -41,7 +42,47 @@ def _up(cin: int, cout: int, *, outermost=False) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class UNet(nn.Module):
+class _Hourglass(nn.Module):
+    """What the U-Net and the encoder-decoder share: strided 4x4 convolutions from
+    S x S down to 1 x 1, an optional noise vector joined at the 1 x 1 bottleneck,
+    and transposed convolutions back up to a tanh output.
+
+    Widths double from ``ngf`` to at most ``8 ngf`` (pix2pix's C64-C128-C256-C512-...).
+    Subclasses say only whether each up block also takes its mirror's features
+    (``skips``), so the two generators differ in nothing else.
+    """
+
+    skips: bool
+
+    def __init__(self, *, size: int, in_channels: int = 1, out_channels: int = 2, ngf: int = 64, z_dim: int = 0):
+        super().__init__()
+        depth = int(math.log2(size))
+        if 2**depth != size or depth < 2:
+            raise ValueError(f"{type(self).__name__} needs a power-of-two size of at least 4, got {size}")
+        widths = [ngf * min(2**i, 8) for i in range(depth)]
+        self.z_dim = z_dim
+        self.down = nn.ModuleList(
+            [_down(in_channels, widths[0], outermost=True)]
+            + [_down(widths[i - 1], widths[i], innermost=i == depth - 1) for i in range(1, depth)]
+        )
+        # The innermost up block takes the bottleneck (and the noise); with skip
+        # connections every other one also takes its mirror's features.
+        k = 2 if self.skips else 1
+        self.up = nn.ModuleList(
+            [_up(widths[-1] + z_dim, widths[-2])]
+            + [_up(k * widths[i], widths[i - 1]) for i in range(depth - 2, 0, -1)]
+            + [_up(k * widths[0], out_channels, outermost=True)]
+        )
+        init_weights(self)
+
+    def _bottleneck(self, x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        """The 1 x 1 code with the noise concatenated, when there is noise."""
+        if self.z_dim:
+            x = torch.cat([x, z.view(len(x), self.z_dim, 1, 1)], dim=1)
+        return x
+
+
+class UNet(_Hourglass):
     """U-Net generator: strided 4x4 convolutions from S x S down to 1 x 1, then
     transposed convolutions back up, each joined to its mirror by a skip connection.
 
@@ -50,35 +91,38 @@ class UNet(nn.Module):
     the generator can give different colourings of one input.
     """
 
-    def __init__(self, *, size: int, in_channels: int = 1, out_channels: int = 2, ngf: int = 64, z_dim: int = 0):
-        super().__init__()
-        depth = int(math.log2(size))
-        if 2**depth != size:
-            raise ValueError(f"UNet needs a power-of-two size, got {size}")
-        widths = [ngf * min(2**i, 8) for i in range(depth)]
-        self.z_dim = z_dim
-        self.down = nn.ModuleList(
-            [_down(in_channels, widths[0], outermost=True)]
-            + [_down(widths[i - 1], widths[i], innermost=i == depth - 1) for i in range(1, depth)]
-        )
-        # Going up, every block but the innermost also takes its mirror's features.
-        self.up = nn.ModuleList(
-            [_up(widths[-1] + z_dim, widths[-2])]
-            + [_up(2 * widths[i], widths[i - 1]) for i in range(depth - 2, 0, -1)]
-            + [_up(2 * widths[0], out_channels, outermost=True)]
-        )
-        init_weights(self)
+    skips = True
 
     def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         skips = []
         for block in self.down:
             x = block(x)
             skips.append(x)
-        if self.z_dim:
-            x = torch.cat([x, z.view(len(x), self.z_dim, 1, 1)], dim=1)
-        x = self.up[0](x)
+        x = self.up[0](self._bottleneck(x, z))
         for block, skip in zip(self.up[1:], reversed(skips[:-1])):
             x = block(torch.cat([x, skip], dim=1))
+        return x
+
+
+class EncoderDecoder(_Hourglass):
+    """Encoder-decoder generator: the U-Net without its skip connections.
+
+    The same layers as `UNet`: Conv-BatchNorm-LeakyReLU(0.2) down to 1 x 1 (no
+    batch norm on the first and the innermost convolution, as pix2pix),
+    ConvTranspose-BatchNorm-ReLU back up, tanh out; the blocks are written
+    pre-activation, which is the same sequence. But every up block sees only
+    the block below it, so all that reaches the decoder passes through the
+    1 x 1 bottleneck, with the noise vector (``z_dim`` > 0) concatenated there.
+    """
+
+    skips = False
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        for block in self.down:
+            x = block(x)
+        x = self._bottleneck(x, z)
+        for block in self.up:
+            x = block(x)
         return x
 
 

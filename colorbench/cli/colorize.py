@@ -16,6 +16,9 @@ def colorize(
     checkpoint: Annotated[Optional[Path], typer.Option(help="Weights (.safetensors) saved by `colorbench run`.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     seed: Annotated[int, typer.Option(help="Noise seed for stochastic methods.")] = 0,
+    reference: Annotated[
+        Optional[Path], typer.Option(help="For a method with a hint (histogram_cgan): the image whose colours every input gets.")
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Colourize images of any size (colour input is reduced to its L first); PNGs at the input's size."""
@@ -32,11 +35,19 @@ def colorize(
             raise UsageError(f"{plugin} needs trained weights: pass --checkpoint PATH (made by `colorbench run --plugin {plugin}`)")
     else:
         raise UsageError("pass --checkpoint PATH (a trained method) or --plugin gray")
+    if colorizer.hint and reference is None:
+        raise UsageError(f"{colorizer.name} needs --reference IMG: an image whose colours it should use; its hint is the {colorizer.hint}")
+    if reference is not None and not colorizer.hint:
+        raise UsageError(f"{colorizer.name} takes no --reference: it colourizes from L alone")
+    try:
+        ref_ab = images.reference_ab(colorizer, images.read_rgb(reference)) if reference is not None else None
+    except UserError as e:
+        raise UserError(f"--reference {e}") from None
 
     written, failed = [], []
     for source, name in images.expand_inputs(inputs):
         try:
-            result = images.colorize_array(colorizer, images.read_rgb(source), seed=seed)
+            result = images.colorize_array(colorizer, images.read_rgb(source), seed=seed, reference=ref_ab)
             written.append(str(images.write_png(out / name, result)))
         except UserError as e:
             failed.append({"input": str(source), "error": str(e)})
