@@ -3,11 +3,17 @@
 Two results share a table only when they were scored the same way: the same
 dataset, split, working size, test images and metric versions. Within a table
 each method appears once per profile (its latest run).
+
+Result files from before LPIPS, intervals, diversity and speed were recorded
+still load: what they lack is blank, and (their metric set differing) they sit
+in a table of their own. ``colorbench score`` outputs are not runs of a method
+and are left out.
 """
 
 from __future__ import annotations
 
 import json
+import math
 
 import pandas as pd
 
@@ -16,32 +22,59 @@ from colorbench.metrics import METRICS
 COLUMNS = {  # result metric -> column title
     "psnr": "PSNR",
     "ssim": "SSIM",
+    "lpips": "LPIPS",
     "colourfulness": "CF",
     "delta_colourfulness": "ΔCF",
 }
+DIGITS = {"PSNR": 2, "SSIM": 4, "LPIPS": 4, "CF": 2, "ΔCF": 2, "train s": 1, "diversity LPIPS": 4, "img/s": 1, "GFLOPs/img": 3}
 
 
 def protocol_key(result: dict) -> str:
     """A readable name for how a result was scored; equal keys share a table."""
     data = result["protocol"]["dataset"]
-    versions = ",".join(f"{m}:v{result['protocol']['metrics'][m]['version']}" for m in COLUMNS)
+    recorded = result["protocol"]["metrics"]
+    versions = ",".join(f"{m}:v{recorded[m]['version']}" for m in COLUMNS if m in recorded)
     return (
         f"{data['name']} · {data['split']} · {data['size']}x{data['size']} px · "
         f"{data['scored']} test images ({data['excluded']} excluded) · metrics {versions}"
     )
 
 
+def _diversity(r: dict) -> tuple[float | None, bool | None]:
+    d = r.get("diversity") or {}
+    if not d.get("applicable"):
+        return None, None
+    return d.get("lpips"), d.get("noise_ignored")
+
+
+def _speed(r: dict) -> tuple[float | None, float | None]:
+    s = r.get("speed") or {}
+    flops = s.get("flops_per_image")
+    return (s.get("inference") or {}).get("images_per_s"), (flops / 1e9 if flops is not None else None)
+
+
 def frame(results: list[dict]) -> pd.DataFrame:
     rows = []
     for r in results:
+        if "plugin" not in r:  # a `colorbench score` output, not a method's run
+            continue
+        images_per_s, gflops = _speed(r)
+        spread, ignored = _diversity(r)
+        ci = r.get("ci95") or {}
         rows.append({
             "protocol": protocol_key(r),
             "method": r["plugin"]["name"],
+            "hint": r["plugin"].get("hint"),
             "paper": r["plugin"]["paper"],
             "profile": r["protocol"]["profile"],
-            **{title: r["metrics"][m] for m, title in COLUMNS.items()},
+            **{title: r["metrics"].get(m) for m, title in COLUMNS.items()},
+            **{f"{title} ci95": ci.get(m) for m, title in COLUMNS.items()},
+            "diversity LPIPS": spread,
+            "noise ignored": ignored,
             "params": r["plugin"]["parameters"],
             "train s": r["training"]["seconds"],
+            "img/s": images_per_s,
+            "GFLOPs/img": gflops,
             "device": r["machine"]["device_name"],
             "seed": r["protocol"]["seed"],
             "created": r["created"],
@@ -62,23 +95,63 @@ def arrow(column: str) -> str:
     return {True: " ↑", False: " ↓", None: ""}[better]
 
 
+def display_name(method: str, hint) -> str:
+    """A method that is handed a hint at test time is marked: its numbers are not
+    comparable with automatic colourization's."""
+    return f"{method} (hint)" if isinstance(hint, str) and hint else method
+
+
 def tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """{protocol: its table}, with arrows on metric columns and rounded values."""
+    """{protocol: its table}, with arrows on metric columns, rounded values and
+    hint-based methods marked in the method column."""
     shown = {}
     for key, group in df.groupby("protocol", sort=True):
-        t = group.drop(columns=["protocol", "file", "created"]).round({"PSNR": 2, "SSIM": 4, "CF": 2, "ΔCF": 2, "train s": 1})
+        t = group.drop(columns=["protocol", "file", "created"]).round({k: v for k, v in DIGITS.items() if k in group})
+        t = t.assign(method=[display_name(m, h) for m, h in zip(t["method"], t["hint"])])
         shown[key] = t.rename(columns={c: c + arrow(c) for c in COLUMNS.values()})
     return shown
 
 
-TERMINAL_COLUMNS = ["method", "profile", "PSNR ↑", "SSIM ↑", "CF", "ΔCF ↓", "params", "train s"]
-"""What fits an 80-column terminal; markdown and JSON carry every column."""
+TERMINAL_COLUMNS = ["method", "profile", "PSNR ↑", "SSIM ↑", "LPIPS ↓", "ΔCF ↓", "params", "train s"]
+"""What fits an 80-column terminal (even with a 21-character "name (hint)");
+markdown and JSON carry every column, CF and the intervals too."""
+
+MARKDOWN_COLUMNS = [
+    "method", "profile", "PSNR ↑", "SSIM ↑", "LPIPS ↓", "CF", "ΔCF ↓",
+    "diversity LPIPS", "noise ignored", "params", "train s", "img/s", "GFLOPs/img", "hint", "device", "seed",
+]
+
+
+def _with_interval(value, ci, digits: int) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    text = f"{value:.{digits}f}"
+    if isinstance(ci, list) and len(ci) == 2:
+        text += f" ± {(ci[1] - ci[0]) / 2:.{digits}f}"
+    return text
+
+
+def markdown_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Metric cells as "value ± half-width of the 95% interval"."""
+    t = table.copy()
+    for metric, title in COLUMNS.items():
+        t[title + arrow(title)] = [
+            _with_interval(v, ci, DIGITS[title]) for v, ci in zip(t[title + arrow(title)], t[f"{title} ci95"])
+        ]
+    t = t[[c for c in MARKDOWN_COLUMNS if c in t]].astype(object)
+    return t.where(t.notna(), "")  # not applicable or not recorded: an empty cell, not "nan"
 
 
 def to_markdown(df: pd.DataFrame) -> str:
     parts = []
     for key, table in tables(df).items():
-        parts.append(f"### {key}\n\n{table.to_markdown(index=False)}\n")
+        parts.append(f"### {key}\n\n{markdown_table(table).to_markdown(index=False)}\n")
+    if parts:
+        parts.append(
+            "± : half-width of the percentile-bootstrap 95% interval over test images. diversity LPIPS: mean "
+            "LPIPS between a stochastic method's samples (blank: deterministic). A method marked (hint) is "
+            "given a hint at test time.\n"
+        )
     return "\n".join(parts) or "No results yet: run `colorbench run --plugin NAME`.\n"
 
 

@@ -5,8 +5,16 @@ value per image, for the caller to average. Metrics are in RGB, never on L or
 Y: a colourization copies luminance from its input, so luminance-only scores
 would hardly tell methods apart. Arithmetic is float64 on the inputs' device:
 SSIM's E[x^2] - E[x]^2 on values up to 255 cancels badly in float32.
+
+LPIPS (`colorbench.lpips_metric`) runs on the same device, batched, with a
+network built once per process.
+
+Identical images have an infinite PSNR (as skimage gives): such an image is
+left out of the PSNR mean and counted (`summarize`), so no infinity ever
+reaches a result file; its per-image value is stored as null.
 """
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -21,6 +29,7 @@ __all__ = [
     "psnr",
     "ssim",
     "colourfulness",
+    "lpips",
     "score",
     "PER_IMAGE",
     "summarize",
@@ -28,6 +37,15 @@ __all__ = [
 
 SSIM_WIN = 7  # skimage's default window: uniform 7x7, sample covariance
 _RGB_8BIT = "sRGB, 8-bit, 3 channels"
+
+
+def _lpips_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("lpips")
+    except Exception:  # not installed: LPIPS cannot be computed either
+        return "not installed"
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,15 @@ METRICS: dict[str, Metric] = {
             "covariance, mean over channels), then mean; skimage.metrics.structural_similarity",
         ),
         Metric(
+            name="lpips",
+            version="1",
+            higher_is_better=False,
+            colour_space="sRGB 8-bit, scaled to [-1, 1]",
+            description="LPIPS v0.1, AlexNet backbone (ImageNet features, the package's "
+            f"linear layers; lpips package {_lpips_version()}) per image, then mean; images "
+            "of at least 31x31 pixels",
+        ),
+        Metric(
             name="colourfulness",
             version="1",
             higher_is_better=None,
@@ -84,6 +111,14 @@ METRICS: dict[str, Metric] = {
             description="|mean colourfulness(pred) - mean colourfulness(gt)| over the "
             "dataset; from the means, not per image",
         ),
+        Metric(
+            name="mean_abs_delta_colourfulness",
+            version="1",
+            higher_is_better=False,
+            colour_space=_RGB_8BIT,
+            description="|colourfulness(pred) - colourfulness(gt)| per image, then mean "
+            "(not the same as delta_colourfulness, which compares the dataset means)",
+        ),
     ]
 }
 
@@ -101,50 +136,89 @@ def to_uint8(rgb: Tensor) -> Tensor:
     return rgb.clamp(0, 1).mul(255).round().to(torch.uint8)
 
 
-def _images(x: Tensor) -> Tensor:
+def _check(x: Tensor) -> Tensor:
     if x.dtype != torch.uint8:
         raise TypeError(f"expected uint8 images, got {x.dtype}; see to_uint8")
     if x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(f"expected shape (B, 3, H, W), got {tuple(x.shape)}")
-    return x.to(torch.float64)
+    return x
 
 
-def _pair(gt: Tensor, pred: Tensor) -> tuple[Tensor, Tensor]:
+def _images(x: Tensor) -> Tensor:
+    return _check(x).to(torch.float64)
+
+
+def _pair(gt: Tensor, pred: Tensor) -> None:
+    """Both uint8 (B, 3, H, W) of the same shape, or an error."""
     if gt.shape != pred.shape:
         raise ValueError(f"shape mismatch: {tuple(gt.shape)} vs {tuple(pred.shape)}")
-    return _images(gt), _images(pred)
+    _check(gt), _check(pred)
 
 
 def psnr(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
-    """PSNR (dB) per image over all pixels and channels; +inf for identical images."""
-    x, y = _pair(gt_u8, pred_u8)
-    mse = (x - y).square().mean(dim=(1, 2, 3))
+    """PSNR (dB) per image over all pixels and channels; +inf for identical images.
+
+    The squared error is summed exactly in integers, then divided in float64."""
+    _pair(gt_u8, pred_u8)
+    diff = gt_u8.to(torch.int32) - pred_u8.to(torch.int32)
+    sse = (diff * diff).sum(dim=(1, 2, 3), dtype=torch.int64)
+    mse = sse.double() / gt_u8[0].numel()
     return 10 * torch.log10(255.0**2 / mse)
+
+
+def _window_sums(q: Tensor) -> Tensor:
+    """Sums over every 'valid' SSIM_WIN x SSIM_WIN window of the last two dims,
+    by running sums, in q's integer dtype: exact."""
+    w = SSIM_WIN
+    s = q.cumsum(-1, dtype=q.dtype)
+    rows = s[..., w - 1 :].clone()
+    rows[..., 1:] -= s[..., :-w]
+    s = rows.cumsum(-2, dtype=q.dtype)
+    sums = s[..., w - 1 :, :].clone()
+    sums[..., 1:, :] -= s[..., :-w, :]
+    return sums
+
+
+_SSIM_CHUNK_PIXELS = 1 << 16  # images per pass: small enough to stay in cache
 
 
 def ssim(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
     """SSIM per image, as skimage's `structural_similarity(..., channel_axis=-1,
-    data_range=255)` with its defaults."""
-    x, y = _pair(gt_u8, pred_u8)
-    if min(x.shape[-2:]) < SSIM_WIN:
+    data_range=255)` with its defaults.
+
+    8-bit values are integers, so every window sum (of x, y, x^2, y^2, xy) and
+    the variances' numerators N sum(x^2) - sum(x)^2 are computed exactly in
+    integers; only the final ratio is floating point (float64). skimage's
+    uniform filter in float64 agrees to ~1e-15."""
+    _pair(gt_u8, pred_u8)
+    if min(gt_u8.shape[-2:]) < SSIM_WIN:
         raise ValueError(
             f"SSIM needs images of at least {SSIM_WIN}x{SSIM_WIN} pixels, "
-            f"got {tuple(x.shape[-2:])}"
+            f"got {tuple(gt_u8.shape[-2:])}"
         )
-    # 'valid' windows only: exactly skimage's map cropped by (win - 1) // 2.
-    # avg_pool2d never mixes channels, so each channel gets its own SSIM map.
-    def mean(t: Tensor) -> Tensor:
-        return F.avg_pool2d(t, SSIM_WIN, stride=1)
-
-    ux, uy = mean(x), mean(y)
-    cov_norm = SSIM_WIN**2 / (SSIM_WIN**2 - 1)  # sample covariance
-    vx = cov_norm * (mean(x * x) - ux * ux)
-    vy = cov_norm * (mean(y * y) - uy * uy)
-    vxy = cov_norm * (mean(x * y) - ux * uy)
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
-    # Channels' maps have equal size, so the mean of all = mean of per-channel means.
-    return s.mean(dim=(1, 2, 3))
+    n, _, h, w = gt_u8.shape
+    # int32 holds the running sums (<= W * 255^2 along a row, H * 7 * 255^2 down) below ~4,700 px
+    dtype = torch.int32 if h < 4700 and w < 33000 else torch.int64
+    N = SSIM_WIN**2
+    # skimage: C1 = (K1 L)^2, C2 = (K2 L)^2 on means and sample (co)variances;
+    # written here on window sums: mean = S / N, variance = (N S_xx - S_x^2) / (N (N - 1)).
+    c1 = (0.01 * 255) ** 2 * N * N
+    c2 = (0.03 * 255) ** 2 * N * (N - 1)
+    step = max(1, _SSIM_CHUNK_PIXELS // (h * w))
+    found = []
+    for i in range(0, n, step):
+        x, y = gt_u8[i : i + step].to(dtype), pred_u8[i : i + step].to(dtype)
+        # 'valid' windows only: exactly skimage's map cropped by (win - 1) // 2;
+        # channels are never mixed, so each gets its own SSIM map.
+        sx, sy, sxx, syy, sxy = _window_sums(torch.stack([x, y, x * x, y * y, x * y])).unbind(0)
+        mean_xy, mean_sq = sx * sy, sx * sx + sy * sy  # exact: < 2^31
+        var_sum = (N * (sxx + syy) - mean_sq).double()
+        cov = (N * sxy - mean_xy).double()
+        mean_xy, mean_sq = mean_xy.double(), mean_sq.double()
+        s = ((2 * mean_xy + c1) * (2 * cov + c2)) / ((mean_sq + c1) * (var_sum + c2))
+        # Channels' maps have equal size, so the mean of all = mean of per-channel means.
+        found.append(s.mean(dim=(1, 2, 3)))
+    return torch.cat(found)
 
 
 def colourfulness(rgb_u8: Tensor) -> Tensor:
@@ -159,26 +233,56 @@ def colourfulness(rgb_u8: Tensor) -> Tensor:
     return (var_rg + var_yb).sqrt() + 0.3 * (mean_rg**2 + mean_yb**2).sqrt()
 
 
-def score(gt_u8: Tensor, pred_u8: Tensor) -> dict[str, Tensor]:
-    """Per-image metrics (each (B,)) for a batch.
+def lpips(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
+    """LPIPS v0.1 (AlexNet) per image; see `colorbench.lpips_metric`."""
+    from colorbench import lpips_metric
+
+    _pair(gt_u8, pred_u8)
+    return lpips_metric.lpips(gt_u8, pred_u8)
+
+
+def score(gt_u8: Tensor, pred_u8: Tensor, *, with_lpips: bool | None = None) -> dict[str, Tensor]:
+    """Per-image metrics (each (B,)) for a batch; `PER_IMAGE` names them.
 
     `delta_colourfulness` is missing on purpose: it compares dataset means,
     |mean CF(pred) - mean CF(gt)|, so the caller computes it after averaging.
+    LPIPS is left out with ``with_lpips=False``, and by default (None) for images
+    under 31 pixels, which AlexNet cannot take.
     """
-    return {
-        "psnr": psnr(gt_u8, pred_u8),
-        "ssim": ssim(gt_u8, pred_u8),
-        "colourfulness": colourfulness(pred_u8),
-        "colourfulness_gt": colourfulness(gt_u8),
+    from colorbench.lpips_metric import MIN_SIZE
+
+    if with_lpips is None:
+        with_lpips = min(gt_u8.shape[-2:]) >= MIN_SIZE
+    cf_pred, cf_gt = colourfulness(pred_u8), colourfulness(gt_u8)
+    scores = {"psnr": psnr(gt_u8, pred_u8), "ssim": ssim(gt_u8, pred_u8)}
+    if with_lpips:
+        scores["lpips"] = lpips(gt_u8, pred_u8)
+    scores |= {
+        "colourfulness": cf_pred,
+        "colourfulness_gt": cf_gt,
+        "mean_abs_delta_colourfulness": (cf_pred - cf_gt).abs(),
     }
+    return scores
 
 
-PER_IMAGE = ("psnr", "ssim", "colourfulness", "colourfulness_gt")
-"""The metrics `score` gives per image; the rest are computed from their means."""
+PER_IMAGE = ("psnr", "ssim", "lpips", "colourfulness", "colourfulness_gt", "mean_abs_delta_colourfulness")
+"""The metrics `score` gives per image (their means are the result's values);
+`delta_colourfulness` is computed from the means."""
 
 
-def summarize(per_image: dict[str, list[float]]) -> dict[str, float]:
-    """Means of the per-image values, plus |mean CF(pred) - mean CF(gt)|."""
-    means = {name: float(torch.tensor(per_image[name], dtype=torch.float64).mean()) for name in PER_IMAGE}
+def finite_or_none(values) -> list[float | None]:
+    """Per-image values for JSON: +-inf and NaN become null (never "Infinity")."""
+    return [float(v) if math.isfinite(v) else None for v in values]
+
+
+def summarize(per_image: dict[str, list]) -> dict[str, float | None]:
+    """Means of the per-image values (None/inf left out: PSNR of an identical
+    image), plus |mean CF(pred) - mean CF(gt)|. A metric with no values is None."""
+    means: dict[str, float | None] = {}
+    for name in PER_IMAGE:
+        if name not in per_image:
+            continue
+        finite = [v for v in per_image[name] if v is not None and math.isfinite(v)]
+        means[name] = math.fsum(finite) / len(finite) if finite else None
     means["delta_colourfulness"] = abs(means["colourfulness"] - means["colourfulness_gt"])
     return means

@@ -57,8 +57,14 @@ def new_run_id(plugin: str, dataset: str) -> str:
     return f"{stamp}-{plugin}-{safe}-{uuid.uuid4().hex[:6]}"
 
 
+def dumps(result: dict) -> bytes:
+    """JSON text of a result; an infinity or NaN raises instead of writing
+    ``Infinity``, which is not JSON (per-image values store them as null)."""
+    return json.dumps(result, indent=1, allow_nan=False).encode()
+
+
 def write(result: dict, out_dir: Path) -> Path:
-    return write_atomic(Path(out_dir) / f"{result['run_id']}.json", json.dumps(result, indent=1).encode())
+    return write_atomic(Path(out_dir) / f"{result['run_id']}.json", dumps(result))
 
 
 def read_all(results_dir: Path, warn=lambda message: print(message, file=sys.stderr)) -> list[dict]:

@@ -12,7 +12,7 @@ import torch
 from rich.console import Console
 
 import colorbench
-from colorbench import checkpoints, metrics, plugins, results, training
+from colorbench import bootstrap, checkpoints, diversity, metrics, plugins, results, speed, training
 from colorbench.colorizer import Colorizer
 from colorbench.datasets import Dataset
 from colorbench.evaluate import evaluate
@@ -24,9 +24,22 @@ EVALUATION_RULE = (
 
 
 def run(
-    cls: type[Colorizer], data: Dataset, *, profile: str, seed: int, device: torch.device, out_dir: Path, console: Console
+    cls: type[Colorizer],
+    data: Dataset,
+    *,
+    profile: str,
+    seed: int,
+    device: torch.device,
+    out_dir: Path,
+    console: Console,
+    n_samples: int | None = None,
 ) -> dict:
-    """Run ``cls`` on ``data`` and write its result into ``out_dir``; returns the result."""
+    """Run ``cls`` on ``data`` and write its result into ``out_dir``; returns the result.
+
+    ``n_samples``: samples per test image for a stochastic method's diversity
+    (default: by profile, `diversity.SAMPLES`)."""
+    if n_samples is None:
+        n_samples = diversity.samples_for(profile)
     start = time.perf_counter()
     training.seed_everything(seed)
     colorizer = cls.from_profile(profile, size=data.size).to(device)
@@ -40,7 +53,10 @@ def run(
         )
         checkpoint = {"path": str(path), "sha256": digest}
 
-    scored = evaluate(colorizer, data.test, seed=seed)
+    scored = evaluate(colorizer, data.test, seed=seed, n_samples=n_samples)
+    timing = speed.measure(colorizer, data, seed=seed)
+    if not timing["training"].get("applicable", True) and timing["training"]["reason"].startswith("could not"):
+        console.print(f"[yellow]warning:[/] {cls.name}: training speed {timing['training']['reason']}", highlight=False)
     result = {
         "schema_version": results.SCHEMA_VERSION,
         "run_id": run_id,
@@ -54,6 +70,7 @@ def run(
             "description": cls.description,
             "paper": cls.paper,
             "stochastic": cls.stochastic,
+            "hint": cls.hint,
             "distribution": plugins.distribution_of(cls),
             "config": dataclasses.asdict(colorizer.config),
             "parameters": colorizer.n_parameters(),
@@ -72,11 +89,18 @@ def run(
             },
             "evaluation": EVALUATION_RULE,
             "metrics": metrics.protocol(),
+            "ci95": bootstrap.describe(),
+            "diversity_samples": n_samples if cls.stochastic else None,
             "profile": profile,
             "seed": seed,
             "device": str(device),
         },
         "metrics": scored["metrics"],
+        "ci95": scored["ci95"],
+        "left_out_of_mean": scored["left_out_of_mean"],
+        "not_computed": scored["not_computed"],
+        "diversity": scored["diversity"],
+        "speed": timing,
         "per_image": scored["per_image"],
         "training": trained,
         "evaluation": {"seconds": scored["seconds"]},

@@ -28,12 +28,34 @@ def smoke_run(tmp_path_factory):
 def test_run_scores_the_method_beside_gray(smoke_run):
     out, (method, gray) = smoke_run
     assert (method["plugin"]["name"], gray["plugin"]["name"]) == ("unet_cgan", "gray")
+    metric_names = {
+        "psnr", "ssim", "lpips", "colourfulness", "colourfulness_gt", "delta_colourfulness", "mean_abs_delta_colourfulness",
+    }
     for r in (method, gray):
-        assert set(r["metrics"]) == {"psnr", "ssim", "colourfulness", "colourfulness_gt", "delta_colourfulness"}
+        assert set(r["metrics"]) == metric_names
+        assert set(r["ci95"]) == metric_names
+        for name, (lo, hi) in r["ci95"].items():
+            assert lo <= r["metrics"][name] <= hi, name
+        assert 0 < r["metrics"]["lpips"] < 1
         assert r["protocol"]["dataset"]["scored"] == 24
         assert Path(r["file"]).is_file()
+        assert r["plugin"]["hint"] is None
     assert gray["metrics"]["colourfulness"] < 1  # zero chroma, up to 8-bit rounding
     assert method["metrics"]["colourfulness_gt"] == gray["metrics"]["colourfulness_gt"]  # the same images
+
+
+def test_run_reports_diversity_and_speed(smoke_run):
+    _, (method, gray) = smoke_run
+    assert gray["diversity"] == {"applicable": False, "reason": "deterministic method: every sample is the same prediction"}
+    d = method["diversity"]  # unet_cgan is stochastic: k = 3 samples at the smoke profile
+    assert d["applicable"] and d["samples"] == 3 and d["lpips"] >= 0 and isinstance(d["noise_ignored"], bool)
+    for r in (method, gray):
+        s = r["speed"]
+        assert s["device"] == "cpu" and s["device_name"] and s["dtype"] == "float32" and s["torch"]
+        assert s["inference"]["images_per_s"] > 0 and s["latency_ms"]["p50"] > 0
+        assert s["parameters"] == r["plugin"]["parameters"]
+    assert method["speed"]["training"]["images_per_s"] > 0 and method["speed"]["flops_per_image"] > 0
+    assert gray["speed"]["training"]["applicable"] is False
 
 
 def test_result_file_carries_the_protocol(smoke_run):
@@ -48,6 +70,10 @@ def test_result_file_carries_the_protocol(smoke_run):
     assert protocol["seed"] == 0 and protocol["device"] == "cpu" and protocol["profile"] == "smoke"
     assert stored["machine"]["torch"] and stored["machine"]["device_name"]
     assert len(stored["per_image"]["psnr"]) == 24
+    for name in ("ssim", "lpips", "colourfulness", "colourfulness_gt", "mean_abs_delta_colourfulness", "diversity_lpips"):
+        assert len(stored["per_image"][name]) == 24, name
+    assert protocol["metrics"]["lpips"]["version"] == "1" and protocol["ci95"]["resamples"] == 1000
+    assert stored["plugin"]["hint"] is None
     assert stored["checkpoint"]["sha256"] == sha256(stored["checkpoint"]["path"])
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*"))  # written atomically
 
@@ -93,6 +119,46 @@ def test_leaderboard_renders_every_format(smoke_run, cli, fmt):
         assert "builtin" in group["protocol"]
     else:
         assert "unet_cgan" in result.stdout and "gray" in result.stdout and "PSNR" in result.stdout
+        assert "LPIPS ↓" in result.stdout
+    if fmt == "table":
+        assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+def test_leaderboard_marks_a_hint_based_method(smoke_run, cli, tmp_path):
+    _, (method, gray) = smoke_run
+    hinted = json.loads(Path(method["file"]).read_text())
+    hinted["plugin"] |= {"name": "histogram_cgan", "hint": "colour histogram of a reference image"}
+    (tmp_path / "hinted.json").write_text(json.dumps(hinted))
+    (tmp_path / "gray.json").write_text(Path(gray["file"]).read_text())
+    table = cli("leaderboard", "--results", tmp_path)
+    assert "histogram_cgan (hint)" in table.stdout
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80
+    markdown = cli("leaderboard", "--results", tmp_path, "--format", "markdown").stdout
+    assert "histogram_cgan (hint)" in markdown and "±" in markdown
+    rows = one_json(cli("leaderboard", "--results", tmp_path, "--json"))["groups"][0]["rows"]
+    by_name = {r["method"]: r for r in rows}
+    assert by_name["histogram_cgan"]["hint"] == "colour histogram of a reference image"
+    assert by_name["gray"]["hint"] is None
+    assert by_name["gray"]["LPIPS ci95"][0] <= by_name["gray"]["LPIPS"] <= by_name["gray"]["LPIPS ci95"][1]
+
+
+def test_leaderboard_still_reads_results_from_before_lpips(smoke_run, cli, tmp_path):
+    _, (method, _) = smoke_run
+    old = json.loads(Path(method["file"]).read_text())
+    for key in ("ci95", "diversity", "speed", "left_out_of_mean", "not_computed"):
+        old.pop(key)
+    old["plugin"].pop("hint")
+    for name in ("lpips", "mean_abs_delta_colourfulness"):
+        old["metrics"].pop(name)
+        old["protocol"]["metrics"].pop(name)
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    # a `colorbench score` output in the same folder is not a method's run: left out
+    write_png(tmp_path / "images" / "a.png", np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    assert cli("score", tmp_path / "images", tmp_path / "images", "--out", tmp_path / "score.json").exit_code == 0
+    for fmt in ("table", "markdown", "json"):
+        result = cli("leaderboard", "--results", tmp_path, "--format", fmt)
+        assert result.exit_code == 0, result.output
+        assert "unet_cgan" in result.stdout
 
 
 def test_leaderboard_skips_a_damaged_result(smoke_run, cli, tmp_path):

@@ -11,6 +11,8 @@ import torch
 
 from colorbench.metrics import (
     METRICS,
+    PER_IMAGE,
+    summarize,
     colourfulness,
     protocol,
     psnr,
@@ -138,13 +140,73 @@ def test_to_uint8_matches_img_as_ubyte():
 
 
 def test_score_and_protocol():
-    gt, pred = _random_pair()
+    gt, pred = _random_pair()  # 24x40: too small for LPIPS, which is left out
     result = score(gt, pred)
-    assert set(result) == {"psnr", "ssim", "colourfulness", "colourfulness_gt"}
+    assert set(result) == {"psnr", "ssim", "colourfulness", "colourfulness_gt", "mean_abs_delta_colourfulness"}
     assert all(v.shape == (len(gt),) for v in result.values())
     torch.testing.assert_close(result["colourfulness_gt"], colourfulness(gt))
-    assert set(METRICS) == set(result) | {"delta_colourfulness"}
+    assert set(METRICS) == set(PER_IMAGE) | {"delta_colourfulness"}
+    assert METRICS["lpips"].higher_is_better is False and METRICS["lpips"].version == "1"
+    assert METRICS["lpips"].colour_space == "sRGB 8-bit, scaled to [-1, 1]"
+    assert "v0.1" in METRICS["lpips"].description and "lpips package 0.1" in METRICS["lpips"].description
+    assert METRICS["mean_abs_delta_colourfulness"].higher_is_better is False
+    assert set(protocol()) == set(METRICS)
     assert all(name == m.name for name, m in METRICS.items())
     assert METRICS["delta_colourfulness"].higher_is_better is False
     assert METRICS["colourfulness"].higher_is_better is None
     assert protocol()["psnr"] == dataclasses.asdict(METRICS["psnr"])
+
+
+def test_score_includes_lpips_on_large_enough_images():
+    gt, pred = _photo_pair("noise")
+    result = score(gt, pred)
+    assert set(result) == set(PER_IMAGE)
+    assert (result["lpips"] > 0).all() and (score(gt, gt)["lpips"] == 0).all()
+
+
+def _constant(rgb) -> np.ndarray:
+    return np.broadcast_to(np.array(rgb, dtype=np.uint8), (16, 16, 3)).copy()
+
+
+def test_colourfulness_difference_both_ways():
+    """Two images whose colourfulness swaps: the dataset means agree (delta 0),
+    but every image is wrong (mean per-image |difference| = CF of the red one)."""
+    gray, red = _constant((120, 120, 120)), _constant((200, 60, 60))
+    gt, pred = _bchw([gray, red]), _bchw([red, gray])
+    per_image = {k: v.tolist() for k, v in score(gt, pred).items()}
+    means = summarize(per_image)
+    cf_red = _colourfulness_numpy(red)
+    assert cf_red > 40
+    assert means["delta_colourfulness"] == pytest.approx(0, abs=1e-9)
+    assert means["mean_abs_delta_colourfulness"] == pytest.approx(cf_red)
+
+
+def test_identical_images_are_left_out_of_the_psnr_mean_and_counted():
+    import json
+
+    from colorbench.evaluate import summarize_scores
+
+    gt, pred = _photo_pair("noise")
+    pred[0] = gt[0]  # one perfect prediction: PSNR +inf
+    per_image = {"id": ["a", "b", "c"], **{k: v.tolist() for k, v in score(gt, pred).items()}}
+    finite = per_image["psnr"][1:]
+    summary = summarize_scores(per_image)
+    assert per_image["psnr"][0] is None  # stored as null, never Infinity
+    assert summary["metrics"]["psnr"] == pytest.approx(np.mean(finite))
+    assert summary["left_out_of_mean"]["psnr"]["count"] == 1
+    assert summary["left_out_of_mean"]["psnr"]["ids"] == ["a"]
+    assert summary["metrics"]["ssim"] == pytest.approx(np.mean(per_image["ssim"]))  # SSIM keeps every image
+    json.dumps({**summary, "per_image": per_image}, allow_nan=False)
+    lo, hi = summary["ci95"]["psnr"]
+    assert lo <= summary["metrics"]["psnr"] <= hi
+
+
+def test_all_identical_gives_no_psnr_rather_than_infinity():
+    from colorbench.evaluate import summarize_scores
+
+    gt, _ = _photo_pair("noise")
+    per_image = {"id": ["a", "b", "c"], **{k: v.tolist() for k, v in score(gt, gt).items()}}
+    summary = summarize_scores(per_image)
+    assert summary["metrics"]["psnr"] is None and summary["ci95"]["psnr"] is None
+    assert summary["left_out_of_mean"]["psnr"]["count"] == 3
+    assert summary["metrics"]["lpips"] == 0 and summary["ci95"]["lpips"] == [0.0, 0.0]

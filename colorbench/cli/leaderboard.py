@@ -5,12 +5,21 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from colorbench.cli.output import JsonOption, emit, stdout, use_json, warn
 from colorbench.errors import UserError
 from colorbench.results import DEFAULT_DIR
+
+
+def _cell(value, digits: int | None = None) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"  # not recorded (an older result file) or not computed
+    if digits is not None and isinstance(value, (int, float)):
+        return f"{value:.{digits}f}"
+    return str(value)
 
 
 class Format(str, Enum):
@@ -41,9 +50,17 @@ def leaderboard(
             stdout.print(f"No results in {results_dir}: run `colorbench run --plugin NAME`.")
         for key, t in board.tables(df).items():
             t = t[board.TERMINAL_COLUMNS].assign(params=t["params"].map(lambda n: f"{n / 1e6:.1f}M"))
-            table = Table(*t.columns, title=escape(key), title_justify="left")
+            # borderless, two spaces between columns: fits 80 columns with a "(hint)" name
+            table = Table(
+                *t.columns, title=escape(key), title_justify="left", box=box.SIMPLE_HEAD,
+                show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True,
+            )
+            digits = [board.DIGITS.get(c.removesuffix(" ↑").removesuffix(" ↓")) for c in t.columns]
             for row in t.itertuples(index=False):
-                table.add_row(*(escape(str(v)) for v in row))
+                table.add_row(*(escape(_cell(v, d)) for v, d in zip(row, digits)))
             stdout.print(table)
+        if not df.empty:
+            hinted = "(hint): given a hint at test time. " if df["hint"].notna().any() else ""
+            stdout.print(f"{hinted}More columns: --format markdown or json.", highlight=False)
 
     emit(board.to_json(df), as_json, render)

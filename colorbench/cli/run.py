@@ -5,11 +5,18 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
 from colorbench.cli.output import JsonOption, emit, stderr, stdout, use_json, warn
 from colorbench.results import DEFAULT_DIR
+
+
+def diversity_threshold() -> float:
+    from colorbench.diversity import NOISE_IGNORED_LPIPS
+
+    return NOISE_IGNORED_LPIPS
 
 
 class Profile(str, Enum):
@@ -29,6 +36,10 @@ def run(
     size: Annotated[Optional[int], typer.Option(help="Working size in pixels (a power of two); default: the dataset's.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="Where a downloadable dataset is (or goes).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for result files and checkpoints.")] = DEFAULT_DIR,
+    samples: Annotated[
+        Optional[int],
+        typer.Option(help="Samples per test image to measure a stochastic method's diversity (default: 3 at smoke, 8 otherwise).", min=1),
+    ] = None,
     baseline: Annotated[bool, typer.Option(help="Also score the zero-chroma `gray` baseline on the same images.")] = True,
     json_output: JsonOption = False,
 ) -> None:
@@ -47,20 +58,58 @@ def run(
         f"profile {profile.value}, seed {seed}, device {dev}",
         highlight=False,
     )
-    done = [runner.run(m, data, profile=profile.value, seed=seed, device=dev, out_dir=out, console=stderr) for m in methods]
+    done = [
+        runner.run(m, data, profile=profile.value, seed=seed, device=dev, out_dir=out, console=stderr, n_samples=samples)
+        for m in methods
+    ]
+
+    def number(value, digits: int) -> str:
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
+    def spread(r) -> str:
+        d = r["diversity"]
+        if not d["applicable"]:
+            return "—"
+        text = number(d["lpips"], 4) if d["lpips"] is not None else f"σab {d['ab_std']:.2f}"
+        return text + ("!" if d["noise_ignored"] else "")
 
     def render():
-        table = Table("method", "PSNR ↑", "SSIM ↑", "CF", "CF (truth)", "ΔCF ↓", "train s", title=f"{data.name}, {data.size} px, {done[0]['protocol']['dataset']['scored']} test images")
+        first = done[0]
+        table = Table(
+            "method", "PSNR ↑", "SSIM ↑", "LPIPS ↓", "CF", "ΔCF ↓", "diversity", "train s",
+            title=f"{data.name}, {data.size} px, {first['protocol']['dataset']['scored']} test images "
+            f"(CF of the truth {first['metrics']['colourfulness_gt']:.2f})",
+            title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True,
+        )
         for r in done:
             m = r["metrics"]
+            name = r["plugin"]["name"] + (" (hint)" if r["plugin"].get("hint") else "")
             table.add_row(
-                escape(r["plugin"]["name"]), f"{m['psnr']:.2f}", f"{m['ssim']:.4f}", f"{m['colourfulness']:.2f}",
-                f"{m['colourfulness_gt']:.2f}", f"{m['delta_colourfulness']:.2f}", f"{r['training']['seconds']:.1f}",
+                escape(name), number(m["psnr"], 2), f"{m['ssim']:.4f}", number(m["lpips"], 4), f"{m['colourfulness']:.2f}",
+                f"{m['delta_colourfulness']:.2f}", spread(r), f"{r['training']['seconds']:.1f}",
             )
         stdout.print(table)
-        excluded = done[0]["protocol"]["dataset"]["excluded"]
+        stochastic = [r for r in done if r["diversity"]["applicable"]]
+        notes = ["Means over the test images; intervals, per-image values, speed: the result file."]
+        if stochastic:
+            notes.append(
+                f"diversity: mean LPIPS between {stochastic[0]['diversity']['samples']} samples per image; "
+                f"! = noise ignored (< {diversity_threshold()})."
+            )
+        if any(r["plugin"].get("hint") for r in done):
+            notes.append("(hint): given a hint at test time.")
+        for note in notes:
+            stdout.print(note, highlight=False)
+        excluded = first["protocol"]["dataset"]["excluded"]
         if excluded:
             stdout.print(f"{excluded} grayscale test image(s) excluded from scoring.")
+        for r in done:
+            if left := r.get("left_out_of_mean", {}).get("psnr"):
+                stdout.print(f"{r['plugin']['name']}: {left['count']} image(s) identical to the truth left out of the PSNR mean (PSNR = +inf).")
+            if reason := r.get("not_computed", {}).get("lpips"):
+                stdout.print(f"{r['plugin']['name']}: LPIPS not computed: {escape(reason)}")
+            if r["diversity"].get("noise_ignored"):
+                stdout.print(f"{r['plugin']['name']}: its samples barely differ: the method ignores its noise.")
         for r in done:
             stdout.print(f"result: {r['file']}" + (f"\ncheckpoint: {r['checkpoint']['path']}" if r["checkpoint"] else ""), highlight=False)
 

@@ -1,0 +1,106 @@
+"""colorbench score: score a folder of colourized images against a folder of ground truth."""
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from colorbench.cli.output import JsonOption, emit, exit_after_output, stderr, stdout, use_json
+
+_SHOWN_PER_KIND = 20
+
+
+def score(
+    ground_truth: Annotated[Path, typer.Argument(help="Folder of ground-truth images.", show_default=False)],
+    predictions: Annotated[Path, typer.Argument(help="Folder of colourized images, paired by relative path without suffix.", show_default=False)],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the full result (per-image values too) to this JSON file, for `colorbench compare`.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    json_output: JsonOption = False,
+) -> None:
+    """Score any colourized images (PSNR, SSIM, LPIPS, colourfulness) against ground truth, as `run` does.
+
+    GT/cat/1.jpg pairs with PRED/cat/1.png. Images are scored at their own size.
+    Grayscale ground truths are left out and counted. Anything missing, extra,
+    unreadable or of a mismatched size is listed and nothing is scored."""
+    from datetime import datetime, timezone
+
+    import colorbench
+    from colorbench import bootstrap, devices, metrics, results
+    from colorbench.files import write_atomic
+    from colorbench.folder_scoring import EVALUATION_RULE, PAIRING_RULE, ScoreProblems, score_folders
+
+    use_json(json_output)
+    dev = devices.pick(device)
+    try:
+        scored = score_folders(ground_truth, predictions, device=dev)
+    except ScoreProblems as e:
+        problems = e.problems.as_dict()
+        if json_output:
+            emit({"error": str(e), "exit_code": 1, "problems": problems}, True, lambda: None)
+        else:
+            for kind, items in problems.items():
+                stderr.print(f"{kind.replace('_', ' ')} ({len(items)}):", highlight=False)
+                for item in items[:_SHOWN_PER_KIND]:
+                    stderr.print(f"  {escape(item)}", highlight=False, soft_wrap=True)
+                if len(items) > _SHOWN_PER_KIND:
+                    stderr.print(f"  ... and {len(items) - _SHOWN_PER_KIND} more (--json lists all)", highlight=False)
+        exit_after_output(str(e))
+
+    result = {
+        "kind": "score",
+        "schema_version": results.SCHEMA_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "colorbench_version": colorbench.__version__,
+        "machine": results.machine_info(dev),
+        "protocol": {
+            "dataset": {
+                "name": f"folder:{ground_truth.resolve()}",
+                "split": "all",
+                "size": "own",
+                "sizes": scored["sizes"],
+                "count": scored["count"],
+                "scored": scored["scored"],
+                "excluded": scored["excluded"]["count"],
+                "excluded_ids": scored["excluded"]["ids"],
+                "excluded_reason": scored["excluded"]["reason"],
+            },
+            "pairing": PAIRING_RULE,
+            "evaluation": EVALUATION_RULE,
+            "metrics": metrics.protocol(),
+            "ci95": bootstrap.describe(),
+            "device": str(dev),
+        },
+        "predictions": str(predictions.resolve()),
+        "metrics": scored["metrics"],
+        "ci95": scored["ci95"],
+        "left_out_of_mean": scored["left_out_of_mean"],
+        "not_computed": scored["not_computed"],
+        "evaluation": {"seconds": scored["seconds"]},
+        "per_image": scored["per_image"],
+    }
+    if out is not None:
+        write_atomic(out, results.dumps(result))
+        result["file"] = str(out)
+        stderr.print(f"result: {out}", highlight=False)
+
+    def render():
+        data = result["protocol"]["dataset"]
+        table = Table("metric", "value", "95% interval", title=f"{predictions} vs {ground_truth}: {data['scored']} image(s)")
+        for name, value in result["metrics"].items():
+            ci = result["ci95"].get(name)
+            table.add_row(
+                name,
+                "n/a" if value is None else f"{value:.4f}",
+                "" if ci is None else f"[{ci[0]:.4f}, {ci[1]:.4f}]",
+            )
+        stdout.print(table)
+        if data["excluded"]:
+            stdout.print(f"{data['excluded']} grayscale ground-truth image(s) excluded from scoring.")
+        if left := result["left_out_of_mean"].get("psnr"):
+            stdout.print(f"{left['count']} image(s) identical to the truth left out of the PSNR mean (PSNR = +inf).")
+        if reason := result["not_computed"].get("lpips"):
+            stdout.print(f"LPIPS not computed: {escape(reason)}")
+
+    emit({k: v for k, v in result.items() if k != "per_image"}, json_output, render)
