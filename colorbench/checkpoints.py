@@ -115,7 +115,7 @@ def _flatten(obj, tensors: dict, prefix: str):
 
 def _unflatten(tree, tensors: dict):
     if isinstance(tree, dict) and "__tensor__" in tree:
-        return tensors[tree["__tensor__"]]
+        return tensors.get(tree["__tensor__"])  # None when only the JSON was read
     if isinstance(tree, dict) and "__items__" in tree:
         return {k: _unflatten(v, tensors) for k, v in tree["__items__"]}
     if isinstance(tree, list):
@@ -130,18 +130,45 @@ def state_to_files(state: dict) -> tuple[bytes, bytes]:
     return safetensors_bytes(tensors), json.dumps(tree).encode()
 
 
+def training_state_json(path: Path) -> Path:
+    return Path(path).with_name(Path(path).name + ".json")
+
+
 def write_training_state(path: Path, state: dict) -> None:
-    """Both files atomically; the JSON last, so a JSON on disk always has its tensors."""
-    weights, tree = state_to_files(state)
-    write_atomic(Path(path).with_suffix(".safetensors"), weights)
-    write_atomic(Path(path).with_suffix(".json"), tree)
+    """Crash-safe at any instant: the tensors go to a file named by the step, then
+    the JSON that names that file replaces the old JSON (the commit point), then
+    older tensor files go. A kill never pairs a JSON with another step's tensors."""
+    path = Path(path)
+    tensors, tree = state_to_files(state)
+    weights = path.with_name(f"{path.name}.step{state['step']}.safetensors")
+    write_atomic(weights, tensors)
+    write_atomic(training_state_json(path), json.dumps({"tensors": weights.name, "state": json.loads(tree)}).encode())
+    for old in path.parent.glob(f"{path.name}.step*.safetensors"):
+        if old != weights:
+            old.unlink(missing_ok=True)
+
+
+def remove_training_state(path: Path) -> None:
+    path = Path(path)
+    training_state_json(path).unlink(missing_ok=True)
+    for old in path.parent.glob(f"{path.name}.step*.safetensors"):
+        old.unlink(missing_ok=True)
 
 
 def read_training_state(path: Path) -> dict:
     path = Path(path)
     try:
-        tree = json.loads(path.with_suffix(".json").read_text())
-        tensors = load_file(path.with_suffix(".safetensors"))
-    except (OSError, json.JSONDecodeError, SafetensorError) as e:
-        raise UserError(f"cannot resume from {path.with_suffix('.json')}: {e}; delete it to start afresh") from None
-    return _unflatten(tree, tensors)
+        saved = json.loads(training_state_json(path).read_text())
+        tensors = load_file(path.with_name(saved["tensors"]))
+    except (OSError, KeyError, json.JSONDecodeError, SafetensorError) as e:
+        raise UserError(f"cannot resume from {training_state_json(path)}: {e}; delete it to start afresh") from None
+    return _unflatten(saved["state"], tensors)
+
+
+def read_training_run(path: Path) -> dict | None:
+    """The ``run`` record of a training state (which run it belongs to), from its
+    JSON alone; None when the file is unreadable."""
+    try:
+        return _unflatten(json.loads(Path(path).read_text())["state"], {}).get("run")
+    except (OSError, KeyError, TypeError, json.JSONDecodeError, AttributeError):
+        return None

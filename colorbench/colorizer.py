@@ -61,6 +61,29 @@ class Colorizer:
         self.device = torch.device("cpu")
 
     @classmethod
+    def parse_overrides(cls, pairs: list[str]) -> dict:
+        """["l1_weight=50", "steps=40"] -> typed overrides of `Config` fields."""
+        from colorbench.errors import UsageError
+
+        fields = {f.name: f for f in dataclasses.fields(cls.Config)}
+        overrides = {}
+        for pair in pairs:
+            key, sep, text = pair.partition("=")
+            if not sep or key not in fields:
+                raise UsageError(f"--set {pair!r}: {cls.name} has no setting {key!r}; its settings: {', '.join(fields)}")
+            kind = type(getattr(cls.Config(), key))
+            try:
+                if kind is bool:
+                    if text.lower() not in ("true", "false", "1", "0"):
+                        raise ValueError(text)
+                    overrides[key] = text.lower() in ("true", "1")
+                else:
+                    overrides[key] = kind(text)
+            except ValueError:
+                raise UsageError(f"--set {pair!r}: {key} takes a {kind.__name__}") from None
+        return overrides
+
+    @classmethod
     def from_profile(cls, profile: str, *, size: int, **overrides) -> Colorizer:
         config = dataclasses.replace(cls.Config(), **{**cls.profiles.get(profile, {}), **overrides})
         return cls(config, size=size)

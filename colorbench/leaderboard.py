@@ -58,6 +58,8 @@ def frame(results: list[dict]) -> pd.DataFrame:
     for r in results:
         if "plugin" not in r:  # a `colorbench score` output, not a method's run
             continue
+        if r.get("status", "ok") != "ok":  # diverged: it has no scores to show
+            continue
         images_per_s, gflops = _speed(r)
         spread, ignored = _diversity(r)
         ci = r.get("ci95") or {}

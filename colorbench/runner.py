@@ -12,7 +12,7 @@ import torch
 from rich.console import Console
 
 import colorbench
-from colorbench import bootstrap, checkpoints, diversity, metrics, plugins, results, speed, training
+from colorbench import bootstrap, checkpoints, diversity, metrics, plugins, results, samples, speed, training
 from colorbench.colorizer import Colorizer
 from colorbench.datasets import Dataset
 from colorbench.evaluate import evaluate
@@ -21,6 +21,16 @@ EVALUATION_RULE = (
     "ground truth quantised to 8-bit sRGB; the method sees its L (CIE Lab, D65) at the working size; "
     "its ab is joined with that same L and both images are compared as 8-bit sRGB"
 )
+
+
+def _resumable(out_dir: Path, identity: dict) -> str | None:
+    """The newest unfinished run in ``out_dir`` that was started the same way."""
+    states = sorted((Path(out_dir) / "checkpoints").glob("*-training.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for path in states:
+        record = checkpoints.read_training_run(path)
+        if record and {k: v for k, v in record.items() if k != "run_id"} == identity:
+            return record["run_id"]
+    return None
 
 
 def run(
@@ -33,33 +43,37 @@ def run(
     out_dir: Path,
     console: Console,
     n_samples: int | None = None,
+    overrides: dict | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 0,
 ) -> dict:
     """Run ``cls`` on ``data`` and write its result into ``out_dir``; returns the result.
 
     ``n_samples``: samples per test image for a stochastic method's diversity
-    (default: by profile, `diversity.SAMPLES`)."""
+    (default: by profile). ``overrides``: Config fields set by hand (recorded in
+    the config). ``resume``: continue the newest unfinished run started the
+    same way, if there is one. A run that diverges is written with status
+    "diverged" and no scores."""
     if n_samples is None:
         n_samples = diversity.samples_for(profile)
     start = time.perf_counter()
     training.seed_everything(seed)
-    colorizer = cls.from_profile(profile, size=data.size).to(device)
-    run_id = results.new_run_id(cls.name, data.name)
-    trained = training.train(colorizer, data, seed=seed, console=console)
-
-    checkpoint = None
-    if colorizer.trainable:
-        path, digest = checkpoints.save(
-            colorizer, out_dir / "checkpoints" / run_id, run_id=run_id, dataset=data.name, profile=profile, seed=seed
-        )
-        checkpoint = {"path": str(path), "sha256": digest}
-
-    scored = evaluate(colorizer, data.test, seed=seed, n_samples=n_samples)
-    timing = speed.measure(colorizer, data, seed=seed)
-    if not timing["training"].get("applicable", True) and timing["training"]["reason"].startswith("could not"):
-        console.print(f"[yellow]warning:[/] {cls.name}: training speed {timing['training']['reason']}", highlight=False)
+    colorizer = cls.from_profile(profile, size=data.size, **(overrides or {})).to(device)
+    config = dataclasses.asdict(colorizer.config)
+    identity = {"plugin": cls.name, "plugin_version": cls.version, "dataset": data.name, "size": data.size, "profile": profile, "seed": seed, "config": config}
+    run_id = _resumable(out_dir, identity) if resume else None
+    if resume and run_id is None and colorizer.trainable:
+        console.print(f"{cls.name}: nothing to resume in {out_dir} for this dataset, profile, seed and config: starting a new run", highlight=False)
+    run_id = run_id or results.new_run_id(cls.name, data.name)
+    state_path = Path(out_dir) / "checkpoints" / f"{run_id}-training"
+    trained = training.train(
+        colorizer, data, seed=seed, console=console, state_path=state_path, checkpoint_every=checkpoint_every,
+        resume=resume, run={"run_id": run_id, **identity},
+    )
     result = {
         "schema_version": results.SCHEMA_VERSION,
         "run_id": run_id,
+        "status": trained["status"],
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "colorbench_version": colorbench.__version__,
         "git_commit": results.git_commit(),
@@ -72,21 +86,11 @@ def run(
             "stochastic": cls.stochastic,
             "hint": cls.hint,
             "distribution": plugins.distribution_of(cls),
-            "config": dataclasses.asdict(colorizer.config),
+            "config": config,
             "parameters": colorizer.n_parameters(),
         },
         "protocol": {
-            "dataset": {
-                "name": data.name,
-                "split": "test",
-                "size": data.size,
-                "count": len(data.test),
-                "scored": scored["scored"],
-                "excluded": scored["excluded"]["count"],
-                "excluded_ids": scored["excluded"]["ids"],
-                "excluded_reason": scored["excluded"]["reason"],
-                "card": data.card,
-            },
+            "dataset": {"name": data.name, "split": "test", "size": data.size, "count": len(data.test), "card": data.card},
             "evaluation": EVALUATION_RULE,
             "metrics": metrics.protocol(),
             "ci95": bootstrap.describe(),
@@ -95,17 +99,43 @@ def run(
             "seed": seed,
             "device": str(device),
         },
-        "metrics": scored["metrics"],
-        "ci95": scored["ci95"],
-        "left_out_of_mean": scored["left_out_of_mean"],
-        "not_computed": scored["not_computed"],
-        "diversity": scored["diversity"],
-        "speed": timing,
-        "per_image": scored["per_image"],
         "training": trained,
-        "evaluation": {"seconds": scored["seconds"]},
-        "wall_seconds": round(time.perf_counter() - start, 3),
-        "checkpoint": checkpoint,
+        "metrics": {},
+        "checkpoint": None,
     }
+    if trained["status"] == "diverged":  # no scores: a NaN never reaches a result as a number
+        result["diverged"] = trained["diverged"]
+        result["wall_seconds"] = round(time.perf_counter() - start, 3)
+        result["file"] = str(results.write(result, out_dir))
+        return result
+
+    if colorizer.trainable:
+        path, digest = checkpoints.save(
+            colorizer, Path(out_dir) / "checkpoints" / run_id, run_id=run_id, dataset=data.name, profile=profile, seed=seed
+        )
+        result["checkpoint"] = {"path": str(path), "sha256": digest}
+
+    scored = evaluate(colorizer, data.test, seed=seed, n_samples=n_samples)
+    timing = speed.measure(colorizer, data, seed=seed)
+    if not timing["training"].get("applicable", True) and timing["training"]["reason"].startswith("could not"):
+        console.print(f"[yellow]warning:[/] {cls.name}: training speed {timing['training']['reason']}", highlight=False)
+    result["protocol"]["dataset"].update(
+        scored=scored["scored"],
+        excluded=scored["excluded"]["count"],
+        excluded_ids=scored["excluded"]["ids"],
+        excluded_reason=scored["excluded"]["reason"],
+    )
+    result.update(
+        metrics=scored["metrics"],
+        ci95=scored["ci95"],
+        left_out_of_mean=scored["left_out_of_mean"],
+        not_computed=scored["not_computed"],
+        diversity=scored["diversity"],
+        speed=timing,
+        per_image=scored["per_image"],
+        samples=samples.save(colorizer, data.test, out_dir=Path(out_dir), run_id=run_id, seed=seed, n_samples=n_samples),
+        evaluation={"seconds": scored["seconds"]},
+        wall_seconds=round(time.perf_counter() - start, 3),
+    )
     result["file"] = str(results.write(result, out_dir))
     return result

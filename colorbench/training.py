@@ -110,6 +110,7 @@ def _guard(colorizer: Colorizer) -> None:
 
 
 # ------------------------------------------------------------------ the loop
+CHECKPOINT_SECONDS = 600  # by default a crash loses at most ten minutes of training
 MAX_REMEDIES = 3
 """Divergence remedy: roll back to the last good state and halve every learning
 rate, at most this many times; then the run ends marked diverged."""
@@ -124,13 +125,15 @@ def train(
     state_path: Path | None = None,
     checkpoint_every: int = 0,
     resume: bool = False,
+    run: dict | None = None,
 ) -> dict:
     """Run the colourizer's training phases in order; returns what the result records.
 
-    With ``state_path``, the full training state is written there every
-    ``checkpoint_every`` steps (atomically), ``resume`` continues from it, and it is
-    removed when training ends. A non-finite loss, gradient or weight rolls back
-    to the last good state (see `MAX_REMEDIES`)."""
+    With ``state_path``, the full training state (and the ``run`` record naming
+    the run it belongs to) is written there every ``checkpoint_every`` steps, or
+    every `CHECKPOINT_SECONDS` when that is 0, atomically; ``resume`` continues
+    from it, and it is removed when training ends. A non-finite loss, gradient or
+    weight rolls back to the last good state (see `MAX_REMEDIES`)."""
     from colorbench import checkpoints
 
     phases = colorizer.phases()
@@ -144,7 +147,7 @@ def train(
     bounds = [sum(p.steps for p in phases[:i]) for i in range(len(phases) + 1)]  # phase i: [bounds[i], bounds[i+1])
 
     step, remedies = 0, []
-    if resume and state_path is not None and Path(state_path).with_suffix(".json").is_file():
+    if resume and state_path is not None and checkpoints.training_state_json(state_path).is_file():
         saved = checkpoints.read_training_state(state_path)
         restore(colorizer, saved)
         step, remedies = saved["step"], saved["remedies"]
@@ -158,6 +161,7 @@ def train(
     )
     tasks, losses_of, seconds_of = {}, {}, {}
     images, start, diverged = 0, time.perf_counter(), None
+    last_saved = start
     batch_size = colorizer.config.batch_size
     with progress:
         for i, phase in enumerate(phases):
@@ -193,17 +197,18 @@ def train(
             losses_of[i] = losses
             rate = images / (time.perf_counter() - start)
             progress.update(tasks[i], advance=1, losses="  ".join(f"{k} {v:.3f}" for k, v in losses.items()), speed=f"{rate:.0f} img/s")
-            if checkpoint_every and step % checkpoint_every == 0 and step < total:
+            due = step % checkpoint_every == 0 if checkpoint_every else time.perf_counter() - last_saved >= CHECKPOINT_SECONDS
+            if due and step < total:
                 good = capture(colorizer, step, remedies)
                 if state_path is not None:
-                    checkpoints.write_training_state(state_path, good)
+                    checkpoints.write_training_state(state_path, {**good, "run": run or {}})
+                last_saved = time.perf_counter()
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     if diverged is not None:
         restore(colorizer, good)  # leave the last good weights in place, never NaN ones
     elif state_path is not None:
-        for suffix in (".json", ".safetensors"):
-            Path(state_path).with_suffix(suffix).unlink(missing_ok=True)
+        checkpoints.remove_training_state(state_path)
     log = [
         {"name": p.name, "steps": p.steps, "seconds": round(seconds_of.get(i, 0.0), 3), "final_losses": losses_of.get(i, {})}
         for i, p in enumerate(phases)

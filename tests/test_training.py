@@ -6,7 +6,7 @@ import pytest
 import torch
 from rich.console import Console
 
-from colorbench import datasets, training
+from colorbench import checkpoints, datasets, training
 from colorbench.colorizer import Colorizer, TrainConfig
 from colorbench.plugins import get_colorizer
 
@@ -36,7 +36,7 @@ def test_resuming_from_a_saved_state_ends_with_the_same_weights(data, tmp_path):
     training.train(whole, data, seed=0, console=QUIET)
 
     crashed = _unet()
-    state = tmp_path / "run.training"
+    state = tmp_path / "run-training"
     original_step = crashed.train_step
     calls = {"n": 0}
 
@@ -49,23 +49,21 @@ def test_resuming_from_a_saved_state_ends_with_the_same_weights(data, tmp_path):
     crashed.train_step = crash_at_step_7
     with pytest.raises(Crash):
         training.train(crashed, data, seed=0, console=QUIET, state_path=state, checkpoint_every=4)
-    assert state.with_suffix(".json").is_file()
+    assert checkpoints.training_state_json(state).is_file()
 
     resumed = _unet(seed=123)  # a fresh process: other initial weights, other RNG state
     log = training.train(resumed, data, seed=0, console=QUIET, state_path=state, checkpoint_every=4, resume=True)
     assert log["status"] == "ok" and log["steps"] == 12
     assert _same_weights(whole, resumed)
-    assert not state.with_suffix(".json").exists()  # removed once training is done
+    assert not list(tmp_path.iterdir())  # removed once training is done
 
 
 def test_every_rng_and_optimizer_state_round_trips_through_files(data, tmp_path):
-    from colorbench import checkpoints
-
     model = _unet()
     training.train(model, data, seed=0, console=QUIET)
     state = training.capture(model, 12, [{"step": 3, "reason": "x"}])
-    checkpoints.write_training_state(tmp_path / "s.training", state)
-    again = checkpoints.read_training_state(tmp_path / "s.training")
+    checkpoints.write_training_state(tmp_path / "s-training", state)
+    again = checkpoints.read_training_state(tmp_path / "s-training")
     assert again["step"] == 12 and again["remedies"] == [{"step": 3, "reason": "x"}]
     assert torch.equal(again["rng"]["torch"], state["rng"]["torch"])
     assert again["optimizers"]["opt_G"]["param_groups"] == state["optimizers"]["opt_G"]["param_groups"]

@@ -9,7 +9,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from colorbench.cli.output import JsonOption, emit, stderr, stdout, use_json, warn
+from colorbench.cli.output import JsonOption, emit, exit_after_output, stderr, stdout, use_json, warn
 from colorbench.results import DEFAULT_DIR
 
 
@@ -26,8 +26,11 @@ class Profile(str, Enum):
 
 
 def run(
-    plugin: Annotated[str, typer.Option("--plugin", "-p", help="The method to run; see `colorbench list`.")],
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="builtin, folder:PATH or cifar10.")] = "builtin",
+    plugin: Annotated[
+        Optional[str], typer.Option("--plugin", "-p", help="Method(s) to run, comma-separated; see `colorbench list`.")
+    ] = None,
+    all_methods: Annotated[bool, typer.Option("--all", help="Run every registered method.")] = False,
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="builtin, folder:PATH, cifar10 or cifar10:subset-6k.")] = "builtin",
     profile: Annotated[
         Profile, typer.Option(help="Training budget: smoke (seconds), quick (minutes on a CPU), full (the paper's scale).")
     ] = Profile.quick,
@@ -36,6 +39,14 @@ def run(
     size: Annotated[Optional[int], typer.Option(help="Working size in pixels (a power of two); default: the dataset's.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="Where a downloadable dataset is (or goes).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for result files and checkpoints.")] = DEFAULT_DIR,
+    settings: Annotated[
+        Optional[list[str]], typer.Option("--set", help="Override a setting of the method's config: --set l1_weight=50 (repeatable).")
+    ] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the last unfinished run started the same way (after a crash).")] = False,
+    checkpoint_every: Annotated[
+        int, typer.Option(help="Save the training state every N steps (0: every 10 minutes of training).", min=0)
+    ] = 0,
+    strict: Annotated[bool, typer.Option(help="Refuse a dataset with unreadable images instead of skipping them.")] = False,
     samples: Annotated[
         Optional[int],
         typer.Option(help="Samples per test image to measure a stochastic method's diversity (default: 3 at smoke, 8 otherwise).", min=1),
@@ -43,25 +54,55 @@ def run(
     baseline: Annotated[bool, typer.Option(help="Also score the zero-chroma `gray` baseline on the same images.")] = True,
     json_output: JsonOption = False,
 ) -> None:
-    """Train or load a method on a dataset, score it beside the gray baseline, and store the result."""
+    """Train or load methods on a dataset, score them beside the gray baseline, and store the results.
+
+    A method that fails is recorded as an error row and the others go on; the exit
+    status is then 1."""
     from colorbench import datasets, devices, plugins, runner
+    from colorbench.cli.output import invocation
+    from colorbench.errors import UsageError, UserError
 
     use_json(json_output)
-    cls = plugins.get_colorizer(plugin)
-    methods = [cls] + ([plugins.get_colorizer("gray")] if baseline and cls.name != "gray" else [])
+    if all_methods == (plugin is not None):
+        raise UsageError("name the method(s) with --plugin NAME[,NAME...], or pass --all")
+    names = sorted(plugins.colorizers()) if all_methods else [n.strip() for n in plugin.split(",") if n.strip()]
+    classes = [plugins.get_colorizer(n) for n in names]  # every name checked before anything runs
+    if settings and len(classes) != 1:
+        raise UsageError("--set applies to one method: run the others separately")
+    overrides = classes[0].parse_overrides(settings) if settings else {}
+    if baseline and "gray" not in names:
+        classes.append(plugins.get_colorizer("gray"))
     dev = devices.pick(device)
     data = datasets.load(dataset, size=size, data_dir=data_dir, seed=seed)
     if skipped := data.card.get("unreadable_skipped"):
-        warn(f"skipped {len(skipped)} unreadable image(s): {', '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''}")
+        listed = "; ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+        if strict:
+            raise UserError(f"--strict: {len(skipped)} unreadable image(s) in {data.name}: {listed}")
+        warn(f"skipped {len(skipped)} unreadable image(s): {listed}")
     stderr.print(
         f"{data.name}: {len(data.train)} training items, {len(data.test)} test images at {data.size}x{data.size}; "
         f"profile {profile.value}, seed {seed}, device {dev}",
         highlight=False,
     )
-    done = [
-        runner.run(m, data, profile=profile.value, seed=seed, device=dev, out_dir=out, console=stderr, n_samples=samples)
-        for m in methods
-    ]
+    done, failed = [], []
+    for cls in classes:
+        try:
+            result = runner.run(
+                cls, data, profile=profile.value, seed=seed, device=dev, out_dir=out, console=stderr, n_samples=samples,
+                overrides=overrides if cls is classes[0] else {}, resume=resume, checkpoint_every=checkpoint_every,
+            )
+        except Exception as e:  # one method's failure must not cost the others their run
+            if invocation.debug:
+                raise
+            message = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
+            warn(f"{cls.name} failed: {message}")
+            failed.append({"plugin": cls.name, "status": "error", "error": message})
+            continue
+        if result["status"] == "diverged":
+            d = result["diverged"]
+            failed.append({"plugin": cls.name, "status": "diverged", "error": f"diverged at step {d['step']} ({d['phase']}): {d['reason']}", "file": result["file"]})
+        else:
+            done.append(result)
 
     def number(value, digits: int) -> str:
         return "n/a" if value is None else f"{value:.{digits}f}"
@@ -74,6 +115,8 @@ def run(
         return text + ("!" if d["noise_ignored"] else "")
 
     def render():
+        if not done:
+            return
         first = done[0]
         table = Table(
             "method", "PSNR ↑", "SSIM ↑", "LPIPS ↓", "CF", "ΔCF ↓", "diversity", "train s",
@@ -113,4 +156,15 @@ def run(
         for r in done:
             stdout.print(f"result: {r['file']}" + (f"\ncheckpoint: {r['checkpoint']['path']}" if r["checkpoint"] else ""), highlight=False)
 
-    emit({"results": [{k: v for k, v in r.items() if k != "per_image"} for r in done]}, json_output, render)
+    def render_all():
+        render()
+        for f in failed:
+            stdout.print(f"[red]{escape(f['plugin'])}: {f['status']}[/]: {escape(f['error'])}", highlight=False)
+
+    emit(
+        {"results": [{k: v for k, v in r.items() if k != "per_image"} for r in done], "failed": failed},
+        json_output,
+        render_all,
+    )
+    if failed:
+        exit_after_output(f"{len(failed)} of {len(classes)} method(s) did not finish: {', '.join(f['plugin'] + ' (' + f['status'] + ')' for f in failed)}")
