@@ -26,7 +26,9 @@ class VGGFeatures(nn.Module):
         super().__init__()
         from torchvision.models import vgg16
 
-        features = weights.load_features(vgg16().features, "vgg16")
+        with torch.device("meta"):  # no memory for the unused classifier (120 M weights)
+            skeleton = vgg16().features
+        features = weights.load_features(skeleton.to_empty(device="cpu"), "vgg16")  # every weight loaded, strictly
         self.layers = {VGG16_LAYERS[name]: name for name in layers}
         self.features = features[: max(self.layers) + 1].eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
