@@ -96,6 +96,7 @@ def run(
             "ci95": bootstrap.describe(),
             "diversity_samples": n_samples if cls.stochastic else None,
             "profile": profile,
+            "overrides": overrides or {},
             "seed": seed,
             "device": str(device),
         },

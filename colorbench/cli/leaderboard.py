@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from colorbench.cli.output import JsonOption, emit, stdout, use_json, warn
-from colorbench.errors import UserError
+from colorbench.errors import UsageError, UserError
 from colorbench.results import DEFAULT_DIR
 
 
@@ -31,13 +31,29 @@ class Format(str, Enum):
 def leaderboard(
     results_dir: Annotated[Path, typer.Option("--results", "-r", help="Folder of result files.")] = DEFAULT_DIR,
     format: Annotated[Format, typer.Option("--format", "-f", help="table (terminal), markdown or json.")] = Format.table,
+    write: Annotated[bool, typer.Option("--write", help="Regenerate the published board (BOARD/README.md and its figures) from BOARD/results/.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when the published board's markdown is stale (what CI runs).")] = False,
+    board_dir: Annotated[Path, typer.Option("--board", help="The published board's folder.")] = Path("leaderboard"),
     json_output: JsonOption = False,
 ) -> None:
-    """Render all stored results, grouped by dataset and protocol."""
+    """Render all stored results, grouped by dataset and protocol; or publish them (--write, --check)."""
     from colorbench import leaderboard as board
-    from colorbench import results
+    from colorbench import publish, results
 
     as_json = use_json(json_output or format is Format.json)
+    if write and check:
+        raise UsageError("--write or --check, not both")
+    if write or check:
+        if not (board_dir / "results").is_dir():
+            raise UserError(f"no {board_dir / 'results'}: the published board is made from the result files kept there")
+        if write:
+            path = publish.write(board_dir, warn=warn)
+            emit({"written": str(path)}, as_json, lambda: stdout.print(f"wrote {path} and its figures", highlight=False))
+            return
+        if publish.is_stale(board_dir, warn=warn):
+            raise UserError(f"{board_dir / 'README.md'} is stale: run `colorbench leaderboard --write` and commit it")
+        emit({"stale": False}, as_json, lambda: stdout.print(f"{board_dir / 'README.md'} is up to date", highlight=False))
+        return
     if not results_dir.is_dir():
         raise UserError(f"no results folder {results_dir}; run `colorbench run --plugin NAME` first, or pass --results DIR")
     df = board.frame(results.read_all(results_dir, warn=warn))

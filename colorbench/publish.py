@@ -1,0 +1,168 @@
+"""The published board: ``leaderboard/README.md`` and its figures, generated from the
+result files kept in ``leaderboard/results/`` (`colorbench leaderboard --write`).
+
+The markdown is a pure function of those files, so ``--check`` can regenerate it
+and compare: a board that no longer matches its results is stale.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from colorbench import figures, leaderboard, results
+
+BOARD = Path("leaderboard")
+
+# Characters that can turn text into markdown or HTML (emphasis, code, links, table
+# cells, tags): plugin text is data, never markup. With [ and ] escaped, ( ) and !
+# cannot make a link or an image.
+_SPECIAL = re.compile(r"([\\`*_\[\]|<>&~])")
+
+
+def md(text) -> str:
+    return _SPECIAL.sub(lambda m: {"<": "&lt;", ">": "&gt;", "&": "&amp;"}.get(m.group(1), "\\" + m.group(1)), str(text))
+
+
+def slug(key_run: dict) -> str:
+    data = key_run["protocol"]["dataset"]
+    return re.sub(r"[^a-z0-9]+", "-", f"{data['name']}-{data['size']}px".lower()).strip("-")
+
+
+def _command(runs: list[dict]) -> str:
+    """The command that makes these results, as they were made."""
+    first = runs[0]["protocol"]
+    names = ",".join(r["plugin"]["name"] for r in runs)
+    line = f"colorbench run --plugin {names} --dataset {first['dataset']['name']} --profile {first['profile']} --seed {first['seed']}"
+    if first["dataset"]["size"] != (32 if first["dataset"]["name"].startswith(("cifar10", "folder")) else 64):
+        line += f" --size {first['dataset']['size']}"
+    if first["dataset"]["name"].startswith("cifar10"):
+        line += " --data-dir DIR"
+    overrides = {r["plugin"]["name"]: r["protocol"].get("overrides") for r in runs if r["protocol"].get("overrides")}
+    note = "".join(f"\n# {name} with " + " ".join(f"--set {k}={v}" for k, v in o.items()) for name, o in overrides.items())
+    return line + " --out leaderboard/results" + note
+
+
+def _cells(table: pd.DataFrame, runs: dict[str, dict]) -> pd.DataFrame:
+    """The board's columns: what, how well (value ± half-width of the 95 % interval,
+    arrow for the direction), then how costly."""
+    shown = leaderboard.markdown_table(table)
+    out = pd.DataFrame({
+        "method": [md(m) for m in table["method"]],
+        "seed / paper": [md(p) for p in table["paper"]],
+        "kind": ["hint" if isinstance(h, str) and h else "automatic" for h in table["hint"]],
+    })
+    for column in ("PSNR ↑", "SSIM ↑", "LPIPS ↓", "CF", "ΔCF ↓"):
+        out[column] = list(shown[column])
+    out["diversity (LPIPS)"] = [
+        "" if v is None or pd.isna(v) else f"{v:.4f}" + (" noise ignored" if ignored is True else "")
+        for v, ignored in zip(table["diversity LPIPS"], table["noise ignored"])
+    ]
+    out["params"] = [f"{n / 1e6:.2f} M" for n in table["params"]]
+    out["GFLOPs/img"] = ["" if pd.isna(v) else f"{v:.3f}" for v in table["GFLOPs/img"]]
+    out["img/s"] = ["" if pd.isna(v) else f"{v:.0f}" for v in table["img/s"]]
+    out["device"] = [md(d) for d in table["device"]]
+    return out
+
+
+def _section(key: str, table: pd.DataFrame, runs: list[dict], results_dir: Path, board: Path, write_figures: bool) -> str:
+    by_file = {r["_path"]: r for r in runs}
+    shown = [by_file[f] for f in table["file"]]
+    for r, name in zip(shown, table["method"]):
+        r["display"] = name
+    name = slug(shown[0])
+    automatic = table[table["hint"].isna() | (table["hint"] == "")]
+    hinted = table.drop(automatic.index)
+    parts = [f"### {md(key)}\n", "Made with:\n", "```\n" + _command(shown) + "\n```\n"]
+    parts.append(_cells(automatic, by_file).to_markdown(index=False) + "\n")
+    if len(hinted):
+        parts.append("Given a hint at test time (the ground truth's colour histogram: an oracle), so not comparable with the automatic methods above:\n")
+        parts.append(_cells(hinted, by_file).to_markdown(index=False) + "\n")
+    pictures = [
+        ("grid", any(r.get("samples") for r in shown), figures.grid, "the same test images across methods"),
+        ("samples", any((r.get("samples") or {}).get("diversity") for r in shown), figures.sample_strips, "samples of each stochastic method"),
+        ("speed", table["img/s"].notna().any() and table["LPIPS ↓"].notna().any(), None, "quality against speed"),
+    ]
+    for kind, present, draw, caption in pictures:
+        if not present:
+            continue
+        path = board / "figures" / f"{name}-{kind}.png"
+        if write_figures:
+            title = f"{shown[0]['protocol']['dataset']['name']}: {caption}"
+            if kind == "speed":
+                rows = [
+                    {"display": m, "LPIPS": lp, "img/s": speed, "hint": h}
+                    for m, lp, speed, h in zip(table["method"], table["LPIPS ↓"], table["img/s"], table["hint"])
+                ]
+                figures.quality_vs_speed(rows, path, title + f" ({shown[0]['machine']['device_name']})")
+            else:
+                draw(shown, results_dir, path, title)
+        parts.append(f"![{caption}](figures/{path.name})\n")
+    return "\n".join(parts)
+
+
+def _protocol(runs: list[dict]) -> str:
+    def values(get) -> str:
+        return ", ".join(sorted({md(get(r)) for r in runs}))
+
+    lines = ["## Protocol\n", "Generated from the result files; every number above was made this way.\n"]
+    for r in {r["protocol"]["dataset"]["name"]: r for r in runs}.values():
+        d = r["protocol"]["dataset"]
+        card = d.get("card", {})
+        lines.append(
+            f"- **{md(d['name'])}**: {md(card.get('split', ''))}; working size {d['size']}x{d['size']}; "
+            f"{d['count']} test images, {d.get('excluded', 0)} excluded ({md(d.get('excluded_reason', 'none'))}). "
+            + " ".join(f"{md(k.replace('_', ' '))}: {md(v)}." for k, v in card.items() if k in ("preprocessing", "train_crops", "test_crops"))
+        )
+    lines.append(f"\nEvaluation: {md(runs[0]['protocol']['evaluation'])}.\n")
+    lines.append("| metric | version | better | colour space | definition |\n|---|---|---|---|---|")
+    for m in runs[0]["protocol"]["metrics"].values():
+        better = {True: "higher", False: "lower", None: "—"}[m["higher_is_better"]]
+        lines.append(f"| {md(m['name'])} | {md(m['version'])} | {better} | {md(m['colour_space'])} | {md(m['description'])} |")
+    ci = runs[0]["protocol"].get("ci95")
+    if ci:
+        lines.append(f"\nIntervals: {md(ci if isinstance(ci, str) else ', '.join(f'{k} {v}' for k, v in ci.items()))}.")
+    lines += [
+        f"\n- profiles: {values(lambda r: r['protocol']['profile'])}; seeds: {values(lambda r: r['protocol']['seed'])}; "
+        f"diversity samples per image: {values(lambda r: r['protocol'].get('diversity_samples') or 'n/a')}",
+        f"- colorbench {values(lambda r: r['colorbench_version'])} (commits {values(lambda r: (r.get('git_commit') or 'unknown')[:12])}); "
+        f"Python {values(lambda r: r['machine']['python'])}; torch {values(lambda r: r['machine']['torch'])}",
+        f"- devices: {values(lambda r: r['machine']['device_name'] + ' (' + r['machine']['device'] + ')')}\n",
+    ]
+    return "\n".join(lines)
+
+
+def build(board: Path = BOARD, *, write_figures: bool = False, warn=print) -> str:
+    """The board's markdown; with ``write_figures``, (re)draw its PNGs too."""
+    results_dir = Path(board) / "results"
+    runs = results.read_all(results_dir, warn=warn) if results_dir.is_dir() else []
+    df = leaderboard.frame(runs)
+    parts = [
+        "# colorbench leaderboard\n",
+        "Generated by `colorbench leaderboard --write` from the result files in [results/](results/); "
+        "do not edit by hand (`colorbench leaderboard --check`, run by CI, fails when this file is stale). "
+        "One table per dataset and protocol: numbers made differently (another split, size or metric "
+        "version) never share a table. `gray` is the zero-chroma baseline. ± is the half-width of the "
+        "95 % bootstrap interval over test images; arrows say which direction is better.\n",
+    ]
+    if df.empty:
+        return "\n".join(parts + ["No results yet.\n"])
+    scored = [r for r in runs if r.get("_path") in set(df["file"])]
+    for key, table in leaderboard.tables(df).items():
+        parts.append(_section(key, table.assign(file=df.loc[table.index, "file"]), scored, results_dir, Path(board), write_figures))
+    parts.append(_protocol(scored))
+    return "\n".join(parts)
+
+
+def write(board: Path = BOARD, warn=print) -> Path:
+    from colorbench.files import write_atomic
+
+    text = build(board, write_figures=True, warn=warn)
+    return write_atomic(Path(board) / "README.md", text.encode())
+
+
+def is_stale(board: Path = BOARD, warn=print) -> bool:
+    path = Path(board) / "README.md"
+    return not path.is_file() or path.read_text() != build(board, warn=warn)
