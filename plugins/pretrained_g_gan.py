@@ -44,10 +44,11 @@ What it chooses, and why:
   image's colours do not depend on the other images in its batch.
 - Profiles: `full` is the seed's 20 + 100 epochs of CIFAR-10's 50,000 images at
   batch 128 (390 full batches an epoch: 7,800 + 39,000 steps; the batch size
-  is not given by the seed, 128 is unet_cgan's); `quick` is 50 + 250 steps at
-  batch 16 on 64 px crops: a step costs about 0.35 s (L1) and 0.84 s (GAN) of
-  one CPU core, so about 225 core-seconds, some 125-170 s of training on two
-  cores; `smoke` is 1 + 5 steps at batch 4.
+  is not given by the seed, 128 is unet_cgan's); `quick` is 60 + 300 steps at
+  batch 16 on 64 px crops: a step takes about 0.35 s (L1) and 0.84 s (GAN) on
+  one CPU core, about 0.2-0.45 s and 0.46-0.48 s on two, so 150-170 s of
+  training (a whole `colorbench run` took 3 minutes); `smoke` is 1 + 5 steps
+  at batch 4. `steps` is derived: the sum of the two phases' steps.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ class PretrainedGGAN(GANColorizer):
     stochastic = False
     profiles = {
         "smoke": dict(pretrain_steps=1, gan_steps=5, batch_size=4),
-        "quick": dict(pretrain_steps=50, gan_steps=250, batch_size=16),
+        "quick": dict(pretrain_steps=60, gan_steps=300, batch_size=16),
         "full": dict(pretrain_steps=7_800, gan_steps=39_000, batch_size=128),
     }
     d_channels = 3  # L and ab
