@@ -30,6 +30,15 @@ class GANConfig(TrainConfig):
     beta2: float = 0.999
 
 
+PIX2PIX_PROFILES = {
+    "smoke": dict(steps=3, batch_size=4),  # seconds: what the tests use
+    "quick": dict(steps=200, batch_size=16),  # about two minutes of training at 64 px on two CPU cores
+    "full": dict(steps=78_000, batch_size=128),  # about 200 epochs of CIFAR-10's 50,000 images at batch 128
+}
+"""One training budget for the seed-000 family (and its histogram variant), so the
+ablation compares architectures, not budgets."""
+
+
 class GANColorizer(Colorizer):
     """Base of the GAN methods; subclasses give `build_generator`, `d_channels` and `d_input`."""
 

@@ -52,7 +52,7 @@ import torch
 import torch.nn.functional as F
 
 import colorbench
-from colorbench.gan import GANColorizer, GANConfig
+from colorbench.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
 from colorbench.lab import L_SCALE, normalized_to_rgb, rgb_to_lab
 from colorbench.networks import EncoderDecoder
 
@@ -74,11 +74,7 @@ class EncDecGAN(GANColorizer):
     description = "Encoder-decoder generator (no skips) with bottleneck noise, PatchGAN on ab alone, GAN + 100 L1"
     paper = "seed 000 §3.1 (encoder-decoder GAN); §3.2 brightness regulariser, optional"
     Config = EncDecGANConfig
-    profiles = {
-        "smoke": dict(steps=3, batch_size=4),
-        "quick": dict(steps=200, batch_size=16),
-        "full": dict(steps=78_000, batch_size=128),
-    }
+    profiles = PIX2PIX_PROFILES
     d_channels = 2  # ab alone: D is not conditioned on L
 
     def build_generator(self):

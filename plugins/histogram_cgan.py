@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import torch
 
 import colorbench
-from colorbench.gan import GANColorizer, GANConfig
+from colorbench.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
 from colorbench.networks import UNet
 
 
@@ -78,11 +78,7 @@ class HistogramCGAN(GANColorizer):
     stochastic = False
     hint = "colour histogram of a reference image (default: the ground truth itself: an oracle hint)"
     Config = HistogramCGANConfig
-    profiles = {
-        "smoke": dict(steps=3, batch_size=4),
-        "quick": dict(steps=200, batch_size=16),
-        "full": dict(steps=78_000, batch_size=128),
-    }
+    profiles = PIX2PIX_PROFILES
     d_channels = 3  # L and ab
 
     def build_generator(self):

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import torch
 
 import colorbench
-from colorbench.gan import GANColorizer, GANConfig
+from colorbench.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
 from colorbench.networks import UNet
 
 
@@ -51,11 +51,7 @@ class UNetCGAN(GANColorizer):
     description = "U-Net generator with bottleneck noise, PatchGAN conditioned on L, cGAN + 100 L1"
     paper = "seed 000 §3.4 (U-Net cGAN, noise §3.3.1); seed 001 (pix2pix for colourization)"
     Config = UNetCGANConfig
-    profiles = {
-        "smoke": dict(steps=3, batch_size=4),
-        "quick": dict(steps=200, batch_size=16),
-        "full": dict(steps=78_000, batch_size=128),
-    }
+    profiles = PIX2PIX_PROFILES
     d_channels = 3  # L and ab
 
     def build_generator(self):

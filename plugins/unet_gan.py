@@ -39,7 +39,7 @@ What it changes, and why:
 from __future__ import annotations
 
 import colorbench
-from colorbench.gan import GANColorizer, GANConfig
+from colorbench.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
 from colorbench.networks import UNet
 
 
@@ -48,11 +48,7 @@ class UNetGAN(GANColorizer):
     description = "U-Net generator with bottleneck noise, PatchGAN on ab alone (not conditioned on L), GAN + 100 L1"
     paper = "seed 000 §3.3 (U-Net GAN, noise §3.3.1; unconditioned D of §3.1)"
     Config = GANConfig
-    profiles = {
-        "smoke": dict(steps=3, batch_size=4),
-        "quick": dict(steps=200, batch_size=16),
-        "full": dict(steps=78_000, batch_size=128),
-    }
+    profiles = PIX2PIX_PROFILES
     d_channels = 2  # ab alone: D is not conditioned on L
 
     def build_generator(self):

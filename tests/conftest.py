@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from colorbench.cli import app
@@ -9,6 +10,16 @@ from tests.helpers import Sepia, SepiaPlugin
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "datasets"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """The tests' tensors are tiny: one thread is as fast as two, and on a shared
+    machine far faster (two threads then wait on each other)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -12,14 +12,6 @@ from colorbench_plugins.pretrained_g_gan import ResidualBlock, ResidualUNet, fro
 PretrainedGGAN = get_colorizer("pretrained_g_gan")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # The nets here are tiny: one thread is faster than two that wait on each other.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _small(size=16, **overrides):
     return PretrainedGGAN.from_profile("smoke", size=size, **{"ngf": 8, "ndf": 8, **overrides})

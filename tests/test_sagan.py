@@ -16,14 +16,6 @@ SMALL = dict(ngf=8, ndf=8)  # unit-test widths
 _VGG = {}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: one thread is as fast, and on a shared machine far faster."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(autouse=True)
 def one_vgg(monkeypatch):
