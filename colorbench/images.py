@@ -18,22 +18,18 @@ from colorbench.colorizer import Colorizer
 from colorbench.datasets import IMAGE_SUFFIXES, to_float
 from colorbench.errors import UserError
 from colorbench.files import write_atomic
+from colorbench.imagefile import UnreadableImage, load_rgb
 from colorbench.lab import normalize, normalized_to_rgb, rgb_to_lab
 from colorbench.metrics import to_uint8
 
 
 def read_rgb(path: Path) -> np.ndarray:
-    """An image file as uint8 RGB (H, W, 3); grayscale input is replicated to RGB."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
+    """An image file as uint8 RGB (H, W, 3), converted as `colorbench.imagefile`
+    does for datasets; an unreadable one is a `UserError` naming it and why."""
     try:
-        with Image.open(path) as im:
-            im.load()
-            return np.array(ImageOps.exif_transpose(im).convert("RGB"))
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as e:
-        raise UserError(f"{path}: not a readable image ({e})") from None
+        return load_rgb(path)
+    except UnreadableImage as e:
+        raise UserError(f"{path}: {e}") from None
 
 
 def _working_size(colorizer: Colorizer, full: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

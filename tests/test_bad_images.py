@@ -1,6 +1,8 @@
 """The bad-image corpus, made here (no binary fixtures): what each case gets."""
 
 import io
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -94,3 +96,15 @@ def test_a_folder_dataset_lists_bad_files_before_training(tmp_path, small_bomb_l
     assert len(data.train) == 7  # every convertible image is kept...
     for i in range(len(data.train)):  # ...and each, even 1x1 or 5x7, becomes a 16 x 16 crop
         assert data.train[i].shape == (3, 16, 16)
+
+
+def test_colorize_writes_every_convertible_image_and_names_the_rest(cli, tmp_path, small_bomb_limit):
+    bad = make_corpus(tmp_path / "in")
+    result = cli("colorize", "--plugin", "gray", tmp_path / "in", "--out", tmp_path / "out", "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert sorted(Path(f["input"]).name for f in report["failed"]) == sorted(bad)
+    for written in report["written"]:
+        source = next((tmp_path / "in").glob(Path(written).stem + ".*"))
+        assert np.asarray(Image.open(written)).shape == load_rgb(source).shape  # at its own size
+    assert len(report["written"]) == 7
