@@ -57,6 +57,7 @@ def run(
     if n_samples is None:
         n_samples = diversity.samples_for(profile)
     start = time.perf_counter()
+    commit = results.git_commit()  # the code that runs, not what the tree holds when it ends
     training.seed_everything(seed)
     colorizer = cls.from_profile(profile, size=data.size, **(overrides or {})).to(device)
     config = dataclasses.asdict(colorizer.config)
@@ -76,7 +77,7 @@ def run(
         "status": trained["status"],
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "colorbench_version": colorbench.__version__,
-        "git_commit": results.git_commit(),
+        "git_commit": commit,
         "machine": results.machine_info(device),
         "plugin": {
             "name": cls.name,
