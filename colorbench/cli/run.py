@@ -124,7 +124,8 @@ def run(
             f"(CF of the truth {first['metrics']['colourfulness_gt']:.2f})",
             title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True,
         )
-        for r in done:
+        # gray first (every row is read against it), hint-based methods last (not comparable)
+        for r in sorted(done, key=lambda r: (bool(r["plugin"].get("hint")), r["plugin"]["name"] != "gray")):
             m = r["metrics"]
             name = r["plugin"]["name"] + (" (hint)" if r["plugin"].get("hint") else "")
             table.add_row(
