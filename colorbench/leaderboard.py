@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pandas as pd
 
@@ -124,6 +125,16 @@ MARKDOWN_COLUMNS = [
 ]
 
 
+# Characters that can turn text into markdown or HTML (emphasis, code, links, table
+# cells, tags): plugin text is data, never markup. With [ and ] escaped, ( ) and !
+# cannot make a link or an image.
+_SPECIAL = re.compile(r"([\\`*_\[\]|<>&~])")
+
+
+def md(text) -> str:
+    return _SPECIAL.sub(lambda m: {"<": "&lt;", ">": "&gt;", "&": "&amp;"}.get(m.group(1), "\\" + m.group(1)), str(text))
+
+
 def _with_interval(value, ci, digits: int) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
@@ -141,13 +152,17 @@ def markdown_table(table: pd.DataFrame) -> pd.DataFrame:
             _with_interval(v, ci, DIGITS[title]) for v, ci in zip(t[title + arrow(title)], t[f"{title} ci95"])
         ]
     t = t[[c for c in MARKDOWN_COLUMNS if c in t]].astype(object)
-    return t.where(t.notna(), "")  # not applicable or not recorded: an empty cell, not "nan"
+    t = t.where(t.notna(), "")  # not applicable or not recorded: an empty cell, not "nan"
+    for column in ("method", "hint", "device"):  # text that comes from plugins and machines
+        if column in t:
+            t[column] = [md(v) for v in t[column]]
+    return t
 
 
 def to_markdown(df: pd.DataFrame) -> str:
     parts = []
     for key, table in tables(df).items():
-        parts.append(f"### {key}\n\n{markdown_table(table).to_markdown(index=False)}\n")
+        parts.append(f"### {md(key)}\n\n{markdown_table(table).to_markdown(index=False)}\n")
     if parts:
         parts.append(
             "± : half-width of the percentile-bootstrap 95% interval over test images. diversity LPIPS: mean "

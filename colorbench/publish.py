@@ -13,18 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from colorbench import figures, leaderboard, results
+from colorbench.leaderboard import md
 
 BOARD = Path("leaderboard")
-
-# Characters that can turn text into markdown or HTML (emphasis, code, links, table
-# cells, tags): plugin text is data, never markup. With [ and ] escaped, ( ) and !
-# cannot make a link or an image.
-_SPECIAL = re.compile(r"([\\`*_\[\]|<>&~])")
-
-
-def md(text) -> str:
-    return _SPECIAL.sub(lambda m: {"<": "&lt;", ">": "&gt;", "&": "&amp;"}.get(m.group(1), "\\" + m.group(1)), str(text))
-
 
 def slug(key_run: dict) -> str:
     data = key_run["protocol"]["dataset"]

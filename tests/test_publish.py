@@ -70,3 +70,9 @@ def test_the_committed_board_is_up_to_date(cli):
         pytest.skip("no published results yet")
     result = cli("leaderboard", "--check", "--board", board)
     assert result.exit_code == 0, result.stderr
+
+
+def test_leaderboard_markdown_escapes_plugin_text_too(board, cli):
+    result = cli("leaderboard", "--results", board / "results", "--format", "markdown")
+    assert result.exit_code == 0
+    assert "hostile\\_test" in result.stdout and "<script>" not in result.stdout
