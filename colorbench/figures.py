@@ -99,8 +99,12 @@ def quality_vs_speed(rows: list[dict], path: Path, title: str) -> Path | None:
     plt = _matplotlib()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for p in points:
-        ax.scatter(p["img/s"], p["LPIPS"], color="tab:orange" if p.get("hint") else "tab:blue")
+        hinted = isinstance(p.get("hint"), str) and bool(p["hint"])  # pandas gives NaN, not None, for "no hint"
+        ax.scatter(p["img/s"], p["LPIPS"], color="tab:orange" if hinted else "tab:blue", label="given a hint" if hinted else "automatic")
         ax.annotate(p["display"], (p["img/s"], p["LPIPS"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    handles, labels = ax.get_legend_handles_labels()
+    unique = dict(zip(labels, handles))
+    ax.legend(unique.values(), unique.keys(), fontsize=8, loc="best")
     ax.set_xscale("log")
     ax.set_xlabel("inference images/s (log scale; higher is faster)")
     ax.set_ylabel("LPIPS (lower is better)")
