@@ -15,7 +15,7 @@ from tests.helpers import Sepia
 class Hostile(Sepia):
     name = "hostile_test"
     description = "a <script>alert(1)</script> | pipe"
-    paper = "[click](javascript:alert(1)) *bold* `code`"
+    paper = "<script>alert(1)</script> [click](javascript:alert(1)) *bold* `code` | pipe"
 
 
 class HostilePlugin:
