@@ -84,7 +84,7 @@ def test_gray_colorize_needs_no_checkpoint(cli, tmp_path):
         (["run", "--plugn", "unet_cgan"], "No such option: --plugn"),
         (["run", "--plugin", "gray", "--profile", "fast"], "'fast' is not one of"),
         (["runn"], "No such command 'runn'"),
-        (["colorize"], "Missing argument 'INPUTS...'"),
+        (["colorize", "x.png"], "Missing option '--out'"),
     ],
 )
 def test_typer_usage_errors_are_one_line_too(cli, args, message):
