@@ -1,6 +1,5 @@
 """The command line as a user meets it: help, version, errors, --json."""
 
-import json
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """The published board: generated from result files, checked for staleness, and
 never letting a plugin's text become markup."""
 
-from pathlib import Path
 
 import pytest
 

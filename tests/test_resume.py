@@ -2,7 +2,6 @@
 one never interrupted (CPU, fixed seed)."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
