@@ -20,7 +20,7 @@ import time
 import torch
 from torch.utils.data import DataLoader
 
-from colorbench import bootstrap, diversity, metrics
+from colorbench import bootstrap, diversity, lpips_metric, metrics
 from colorbench.colorizer import Colorizer
 from colorbench.lab import normalized_to_rgb, rgb_to_normalized
 
@@ -76,7 +76,7 @@ def evaluate(
     per_image: dict[str, list] = {"id": []}
     spread: dict[str, list] = {}
     excluded: list[str] = []
-    no_lpips_reason = None
+    no_lpips_reason = lpips_metric.unavailable(device)  # offline without weights: scored without LPIPS
     k = n_samples if colorizer.stochastic and n_samples >= 2 else 1
     start = time.perf_counter()
     for i, (rgb, ids) in enumerate(DataLoader(test_set, batch_size=batch_size)):
@@ -86,8 +86,8 @@ def evaluate(
         gt = gt[~gray.to(device)]
         if not len(gt):
             continue
-        with_lpips = lpips_possible(*gt.shape[-2:])
-        if not with_lpips:
+        with_lpips = lpips_possible(*gt.shape[-2:]) and no_lpips_reason is None
+        if not with_lpips and no_lpips_reason is None:
             no_lpips_reason = f"test images of {tuple(gt.shape[-2:])} pixels: LPIPS (AlexNet) needs at least 31x31"
         L, ab_true = rgb_to_normalized(gt.float() / 255)
         # a hint-based method is handed the ground truth itself: an oracle hint

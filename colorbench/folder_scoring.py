@@ -143,7 +143,11 @@ def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device) -> dict
         raise ScoreProblems(problems)
 
     smallest = min(min(gt.shape[:2]) for _, gt, _ in loaded)
-    with_lpips = smallest >= lpips_metric.MIN_SIZE
+    no_lpips = lpips_metric.unavailable(device) or (
+        f"an image of {smallest} px on its shorter side: LPIPS (AlexNet) needs at least {lpips_metric.MIN_SIZE}"
+        if smallest < lpips_metric.MIN_SIZE else None
+    )
+    with_lpips = no_lpips is None
     values: dict[int, dict[str, float]] = {}
     excluded: list[str] = []
     for indices in _batches(loaded):
@@ -167,9 +171,7 @@ def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device) -> dict
     per_image = {"id": [loaded[i][0] for i in order], **{n: [values[i][n] for i in order] for n in names}}
     summary = summarize_scores(per_image, seed=bootstrap.SEED)
     sizes = sorted({f"{gt.shape[1]}x{gt.shape[0]}" for _, gt, _ in loaded})
-    not_computed = {} if with_lpips else {
-        "lpips": f"an image of {smallest} px on its shorter side: LPIPS (AlexNet) needs at least {lpips_metric.MIN_SIZE}"
-    }
+    not_computed = {"lpips": no_lpips} if no_lpips else {}
     return {
         "gt_dir": str(gt_dir),
         "pred_dir": str(pred_dir),

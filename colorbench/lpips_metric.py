@@ -99,6 +99,17 @@ def network(device: torch.device | str = "cpu") -> torch.nn.Module:
     return _network(str(torch.device(device)))
 
 
+def unavailable(device: torch.device | str = "cpu") -> str | None:
+    """Why LPIPS cannot be computed here (its ImageNet weights cannot be found or
+    fetched), or None. A run then records LPIPS as not computed, with this reason,
+    rather than failing: every other metric needs nothing from the network."""
+    try:
+        network(device)
+    except UserError as e:
+        return str(e)
+    return None
+
+
 def _check(x: Tensor) -> None:
     if x.dtype != torch.uint8:
         raise TypeError(f"expected uint8 images, got {x.dtype}")
