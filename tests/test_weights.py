@@ -54,6 +54,7 @@ def test_an_archive_with_the_wrong_checksum_is_not_read(tmp_path):
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch's note on the hostile file itself
 def test_a_poisoned_hub_checkpoint_is_refused_without_running(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     marker = tmp_path / "pwned"
