@@ -186,13 +186,6 @@ class ImageFiles(TorchDataset):
         return F.center_crop(image, [self.size]), self.paths[i].relative_to(self.root).as_posix()
 
 
-def _shorter_side(path: Path) -> int:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return min(im.size)
-
-
 def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: int) -> Dataset:
     if not arg:
         raise UsageError("folder needs a path: --dataset folder:PATH")
@@ -211,13 +204,14 @@ def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: in
         train_files = sorted(files[i] for i in order[n_test:])
         train_root = test_root = root
         split = f"seeded random 80/20 split by file (seed {seed})"
-    train_files, bad_train = scan(train_files)
-    test_files, bad_test = scan(test_files)
+    train_sides, bad_train = scan(train_files)
+    test_sides, bad_test = scan(test_files)
+    train_files, test_files = list(train_sides), list(test_sides)
     if not train_files or not test_files:
         raise UserError(f"{root} needs readable images for both training and testing ({len(train_files)} train, {len(test_files)} test found)")
     if size is None:
         # The largest power of two that fits the typical image, at most 64: CIFAR gives 32.
-        sides = sorted(_shorter_side(p) for p in train_files + test_files)
+        sides = sorted([*train_sides.values(), *test_sides.values()])
         size = max(16, min(64, 2 ** int(math.log2(max(1, sides[len(sides) // 2])))))
     card = {
         "source": str(root.resolve()),

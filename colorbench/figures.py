@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from colorbench.imagefile import load_rgb
+
 SCALE_TO = 64  # tiles are enlarged (nearest neighbour) to at least this many pixels
 
 
@@ -22,13 +24,6 @@ def _matplotlib():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _read(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
 
 
 def _enlarge(image: np.ndarray, tile: int) -> np.ndarray:
@@ -65,7 +60,7 @@ def grid(runs: list[dict], results_dir: Path, path: Path, title: str) -> Path | 
     for r in runs:
         if r["samples"]["ids"] != ids:  # another set of images: it cannot share this grid
             continue
-        image = _read(Path(results_dir) / r["samples"]["grid"])
+        image = load_rgb(Path(results_dir) / r["samples"]["grid"])
         tile = image.shape[0] // 2
         if not rows:
             rows.append(("ground truth", image[:tile]))
@@ -75,7 +70,7 @@ def grid(runs: list[dict], results_dir: Path, path: Path, title: str) -> Path | 
 
 def sample_strips(runs: list[dict], results_dir: Path, path: Path, title: str) -> Path | None:
     """k samples (rows) of a few test images, side by side for each stochastic method."""
-    strips = [(r["display"], _read(Path(results_dir) / r["samples"]["diversity"])) for r in runs if (r.get("samples") or {}).get("diversity")]
+    strips = [(r["display"], load_rgb(Path(results_dir) / r["samples"]["diversity"])) for r in runs if (r.get("samples") or {}).get("diversity")]
     if not strips:
         return None
     plt = _matplotlib()

@@ -66,14 +66,14 @@ def _to_rgb(im) -> np.ndarray:
     return np.array(im.convert("RGB"))
 
 
-def scan(paths: list[Path]) -> tuple[list[Path], list[str]]:
-    """Decode every file once, up front: (readable paths, "path: reason" for the rest).
-    A header check alone would miss truncated files, which then fail mid-training."""
-    good, bad = [], []
+def scan(paths: list[Path]) -> tuple[dict[Path, int], list[str]]:
+    """Decode every file once, up front: ({readable path: its shorter side},
+    "path: reason" for the rest). A header check alone would miss truncated
+    files, which then fail mid-training."""
+    good, bad = {}, []
     for path in paths:
         try:
-            load_rgb(path)
-            good.append(path)
+            good[path] = min(load_rgb(path).shape[:2])
         except UnreadableImage as e:
             bad.append(f"{path}: {e}")
     return good, bad
