@@ -22,10 +22,11 @@ from torch.utils.data import DataLoader
 
 from colorbench import bootstrap, diversity, lpips_metric, metrics
 from colorbench.colorizer import Colorizer
-from colorbench.lab import normalized_to_rgb, rgb_to_normalized
+from colorbench.lab import normalized_lightness, normalized_to_rgb, rgb_to_normalized
 
 GRAY_REASON = "ground truth has no chroma (R = G = B)"
 IDENTICAL_REASON = "prediction identical to the ground truth: PSNR is +inf, left out of the PSNR mean"
+BATCH_SIZE = 64  # test images per step; on a CPU, small enough for the metrics to work in cache
 
 
 def is_gray(rgb_u8: torch.Tensor) -> torch.Tensor:
@@ -66,7 +67,7 @@ def summarize_scores(per_image: dict[str, list], *, seed: int = bootstrap.SEED) 
 
 @torch.no_grad()
 def evaluate(
-    colorizer: Colorizer, test_set, *, seed: int = 0, batch_size: int = 64, n_samples: int = 8
+    colorizer: Colorizer, test_set, *, seed: int = 0, batch_size: int = BATCH_SIZE, n_samples: int = 8
 ) -> dict:
     """Per-image scores, their means and intervals, diversity, and what was left out.
 
@@ -89,9 +90,8 @@ def evaluate(
         with_lpips = lpips_possible(*gt.shape[-2:]) and no_lpips_reason is None
         if not with_lpips and no_lpips_reason is None:
             no_lpips_reason = f"test images of {tuple(gt.shape[-2:])} pixels: LPIPS (AlexNet) needs at least 31x31"
-        L, ab_true = rgb_to_normalized(gt.float() / 255)
         # a hint-based method is handed the ground truth itself: an oracle hint
-        reference = ab_true if colorizer.hint else None
+        L, reference = rgb_to_normalized(gt) if colorizer.hint else (normalized_lightness(gt), None)
         samples = colorizer.colorize(L, n_samples=k, seed=seed + i, reference=reference)
         pred = metrics.to_uint8(normalized_to_rgb(L, samples[0]))
         per_image["id"] += [image_id for image_id, g in zip(ids, gray) if not g]

@@ -132,7 +132,7 @@ def to_uint8(rgb: Tensor) -> Tensor:
 
     Clamped first, then rounded half to even (as numpy's rint), not truncated.
     """
-    return rgb.clamp(0, 1).mul(255).round().to(torch.uint8)
+    return rgb.clamp(0, 1).mul_(255).round_().to(torch.uint8)
 
 
 def _check(x: Tensor) -> Tensor:
@@ -165,17 +165,11 @@ def psnr(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
     return 10 * torch.log10(255.0**2 / mse)
 
 
-def _window_sums(q: Tensor) -> Tensor:
-    """Sums over every 'valid' SSIM_WIN x SSIM_WIN window of the last two dims,
-    by running sums, in q's integer dtype: exact."""
-    w = SSIM_WIN
-    s = q.cumsum(-1, dtype=q.dtype)
-    rows = s[..., w - 1 :].clone()
-    rows[..., 1:] -= s[..., :-w]
-    s = rows.cumsum(-2, dtype=q.dtype)
-    sums = s[..., w - 1 :, :].clone()
-    sums[..., 1:, :] -= s[..., :-w, :]
-    return sums
+def _window_sums(q: Tensor, dims: tuple[int, ...]) -> Tensor:
+    """Sums over every 'valid' SSIM_WIN-long window along each of `dims`."""
+    for dim in dims:
+        q = q.unfold(dim, SSIM_WIN, 1).sum(-1)
+    return q
 
 
 _SSIM_CHUNK_PIXELS = 1 << 16  # images per pass: small enough to stay in cache
@@ -185,10 +179,10 @@ def ssim(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
     """SSIM per image, as skimage's `structural_similarity(..., channel_axis=-1,
     data_range=255)` with its defaults.
 
-    8-bit values are integers, so every window sum (of x, y, x^2, y^2, xy) and
-    the variances' numerators N sum(x^2) - sum(x)^2 are computed exactly in
-    integers; only the final ratio is floating point (float64). skimage's
-    uniform filter in float64 agrees to ~1e-15."""
+    8-bit values are integers, so every window sum (of x, y, x^2 + y^2, xy) is
+    an integer below 2^24, exact in float32; the rest is float64, where the
+    products of those sums are exact too, so the variances' cancellation
+    N S_xx - S_x^2 loses nothing. skimage's uniform filter agrees to ~1e-14."""
     _pair(gt_u8, pred_u8)
     if min(gt_u8.shape[-2:]) < SSIM_WIN:
         raise ValueError(
@@ -196,28 +190,34 @@ def ssim(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
             f"got {tuple(gt_u8.shape[-2:])}"
         )
     n, _, h, w = gt_u8.shape
-    # int32 holds the running sums (<= W * 255^2 along a row, H * 7 * 255^2 down) below ~4,700 px
-    dtype = torch.int32 if h < 4700 and w < 33000 else torch.int64
-    N = SSIM_WIN**2
+    step = max(1, _SSIM_CHUNK_PIXELS // (h * w))
+    return torch.cat([_ssim(gt_u8[i : i + step], pred_u8[i : i + step]) for i in range(0, n, step)])
+
+
+def _ssim(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
+    b, c, h, w = gt_u8.shape
+    # Laid out (H, W, image, channel): windows slide over the outer dims, so each
+    # sum runs over long contiguous rows. Channels are never mixed: each gets its map.
+    q = torch.empty(4, h, w, b, c, device=gt_u8.device)
+    x, y, sq, xy = q
+    x.copy_(gt_u8.permute(2, 3, 0, 1))
+    y.copy_(pred_u8.permute(2, 3, 0, 1))
+    torch.mul(x, x, out=sq).addcmul_(y, y)
+    torch.mul(x, y, out=xy)
+    # 'valid' windows only: exactly skimage's map cropped by (win - 1) // 2.
+    sx, sy, sq, sxy = _window_sums(q, (1, 2)).double()
     # skimage: C1 = (K1 L)^2, C2 = (K2 L)^2 on means and sample (co)variances;
     # written here on window sums: mean = S / N, variance = (N S_xx - S_x^2) / (N (N - 1)).
+    N = SSIM_WIN**2
     c1 = (0.01 * 255) ** 2 * N * N
     c2 = (0.03 * 255) ** 2 * N * (N - 1)
-    step = max(1, _SSIM_CHUNK_PIXELS // (h * w))
-    found = []
-    for i in range(0, n, step):
-        x, y = gt_u8[i : i + step].to(dtype), pred_u8[i : i + step].to(dtype)
-        # 'valid' windows only: exactly skimage's map cropped by (win - 1) // 2;
-        # channels are never mixed, so each gets its own SSIM map.
-        sx, sy, sxx, syy, sxy = _window_sums(torch.stack([x, y, x * x, y * y, x * y])).unbind(0)
-        mean_xy, mean_sq = sx * sy, sx * sx + sy * sy  # exact: < 2^31
-        var_sum = (N * (sxx + syy) - mean_sq).double()
-        cov = (N * sxy - mean_xy).double()
-        mean_xy, mean_sq = mean_xy.double(), mean_sq.double()
-        s = ((2 * mean_xy + c1) * (2 * cov + c2)) / ((mean_sq + c1) * (var_sum + c2))
-        # Channels' maps have equal size, so the mean of all = mean of per-channel means.
-        found.append(s.mean(dim=(1, 2, 3)))
-    return torch.cat(found)
+    mean_xy = sx * sy
+    mean_sq = (sx * sx).addcmul_(sy, sy)
+    cov = torch.add(mean_xy, sxy, alpha=-N).mul_(-2).add_(c2)  # 2 (N S_xy - S_x S_y) + c2
+    var = torch.add(mean_sq, sq, alpha=-N).mul_(-1).add_(c2)  # N (S_xx + S_yy) - S_x^2 - S_y^2 + c2
+    s = mean_xy.mul_(2).add_(c1).mul_(cov).div_(mean_sq.add_(c1).mul_(var))
+    # Channels' maps have equal size, so the mean of all = mean of per-channel means.
+    return s.sum(dim=(0, 1)).mean(1) / (s.shape[0] * s.shape[1])
 
 
 def colourfulness(rgb_u8: Tensor) -> Tensor:

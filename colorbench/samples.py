@@ -39,7 +39,7 @@ def save(colorizer: Colorizer, test_set, *, out_dir: Path, run_id: str, seed: in
     indices = pick(len(test_set))
     gt = to_uint8(torch.stack([test_set[i][0] for i in indices]).to(colorizer.device))
     ids = [test_set[i][1] for i in indices]
-    L, ab_true = rgb_to_normalized(gt.float() / 255)
+    L, ab_true = rgb_to_normalized(gt)
     reference = ab_true if colorizer.hint else None
     k = n_samples if colorizer.stochastic else 1
     ab = colorizer.colorize(L, n_samples=k, seed=seed, reference=reference)  # (k, N, 2, S, S)

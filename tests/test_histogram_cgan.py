@@ -84,7 +84,7 @@ def test_evaluation_hands_it_the_ground_truth():
     scored = evaluate(model, datasets.Fixed([(f"img{i}", im) for i, im in enumerate(images)]), n_samples=1)
     assert scored["scored"] == 3 and np.isfinite(scored["metrics"]["psnr"])
     (reference,) = seen
-    _, ab_truth = rgb_to_normalized(to_uint8(torch.stack(images)).float() / 255)  # the 8-bit truth's ab
+    _, ab_truth = rgb_to_normalized(to_uint8(torch.stack(images)))  # the 8-bit truth's ab
     assert torch.allclose(reference, ab_truth)
 
 

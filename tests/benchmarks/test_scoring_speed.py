@@ -7,10 +7,14 @@ Skipped in the normal test run (pyproject's addopts has --benchmark-skip); run w
 
 The task both sides do: per image, convert to Lab, zero the chroma, back to 8-bit
 RGB (the zero-chroma baseline), then PSNR and SSIM against the original. The
-values must agree (|PSNR diff| < 0.01 dB, |SSIM diff| < 1e-3 per image; asserted).
-The target is colorbench at least 20x faster; the measured ratio is printed and
+colorbench side is what `colorbench.evaluate` does with a test set: batches of
+`evaluate.BATCH_SIZE`, the ground truth's L alone (all a method is given; the
+loop has no cheaper way to get L than skimage's full rgb2lab). The values must
+agree (|PSNR diff| < 0.01 dB, |SSIM diff| < 1e-3 per image; asserted). The
+target is colorbench at least 20x faster; the measured ratio is printed and
 stored in the benchmark's extra_info, and a ratio under the target is a warning,
-not a failure (a shared machine's load moves it).
+not a failure (a shared machine's load moves it: colorbench's batched, memory-
+bound work suffers from a neighbour's memory traffic far more than the loop).
 """
 
 import time
@@ -37,13 +41,19 @@ def images() -> np.ndarray:
 
 
 def colorbench_scores(images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    from colorbench.lab import normalized_to_rgb, rgb_to_normalized
+    """What `colorbench.evaluate` does with a test set, batch by batch."""
+    from colorbench.evaluate import BATCH_SIZE
+    from colorbench.lab import normalized_lightness, normalized_to_rgb
     from colorbench.metrics import psnr, ssim, to_uint8
 
-    gt = torch.from_numpy(images).permute(0, 3, 1, 2)
-    L, ab = rgb_to_normalized(gt.float() / 255)
-    pred = to_uint8(normalized_to_rgb(L, torch.zeros_like(ab)))
-    return psnr(gt, pred), ssim(gt, pred)
+    psnrs, ssims = [], []
+    for gt in torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().split(BATCH_SIZE):
+        L = normalized_lightness(gt)  # a method is given L alone
+        ab = L.new_zeros(len(L), 2, *L.shape[-2:])  # the zero-chroma prediction
+        pred = to_uint8(normalized_to_rgb(L, ab))
+        psnrs.append(psnr(gt, pred))
+        ssims.append(ssim(gt, pred))
+    return torch.cat(psnrs), torch.cat(ssims)
 
 
 def skimage_scores(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
