@@ -136,7 +136,9 @@ def build(board: Path = BOARD, *, write_figures: bool = False, warn=print) -> st
         "do not edit by hand (`colorbench leaderboard --check`, run by CI, fails when this file is stale). "
         "One table per dataset and protocol: numbers made differently (another split, size or metric "
         "version) never share a table. `gray` is the zero-chroma baseline. ± is the half-width of the "
-        "95 % bootstrap interval over test images; arrows say which direction is better.\n",
+        "95 % bootstrap interval over test images; arrows say which direction is better. The interval "
+        "covers the choice of test images only, not training: each method is trained once, with one seed, "
+        "and a quick-profile GAN retrained with another seed can move by more than its interval.\n",
     ]
     if df.empty:
         return "\n".join(parts + ["No results yet.\n"])
