@@ -31,7 +31,7 @@ What it changes, and why:
   luminance can change only where the colour leaves the sRGB gamut and is
   clipped. The regulariser therefore measures exactly that: the output image is
   rendered to sRGB with `normalized_to_rgb(L, ab)` (clipped to [0, 1]), its L is
-  read back with `rgb_to_lab`, and the MSE against the input L is taken in
+  read back with `normalized_lightness`, and the MSE against the input L is taken in
   normalised units (L / 50 - 1, the scale the model sees). Both conversions are
   differentiable; clipped channels pass no gradient, the others do.
 - Depth follows the working size (down to 1x1 at any power-of-two size), so the
@@ -53,7 +53,7 @@ import torch.nn.functional as F
 
 import colorbench
 from colorbench.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
-from colorbench.lab import L_SCALE, normalized_to_rgb, rgb_to_lab
+from colorbench.lab import normalized_lightness, normalized_to_rgb
 from colorbench.networks import EncoderDecoder
 
 
@@ -65,8 +65,7 @@ class EncDecGANConfig(GANConfig):
 def brightness_error(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     """MSE between the input L and the luminance of the image (L, ab) once rendered
     to sRGB (so clipped to the gamut), both normalised (L / 50 - 1)."""
-    L_out = rgb_to_lab(normalized_to_rgb(L, ab))[:, :1] / L_SCALE - 1
-    return F.mse_loss(L_out, L)
+    return F.mse_loss(normalized_lightness(normalized_to_rgb(L, ab)), L)
 
 
 class EncDecGAN(GANColorizer):
