@@ -48,6 +48,7 @@ def machine_info(device) -> dict:
         "device": str(device),
         "device_name": devices.describe(device),
         "cpu_threads": torch.get_num_threads(),
+        "allocator": devices.allocator(),
     }
 
 

@@ -158,6 +158,7 @@ def measure(colorizer, data, *, seed: int = 0, batch_size: int | None = None, bu
         "dtype": str(parameters.dtype if parameters is not None else L.dtype).removeprefix("torch."),
         "torch": torch.__version__,
         "cpu_threads": torch.get_num_threads(),
+        "allocator": devices.allocator(),
         "image_size": list(L.shape[-2:]),
         "method": METHOD,
         "inference": {

@@ -51,7 +51,7 @@ def test_run_reports_diversity_and_speed(smoke_run):
     assert d["applicable"] and d["samples"] == 3 and d["lpips"] >= 0 and isinstance(d["noise_ignored"], bool)
     for r in (method, gray):
         s = r["speed"]
-        assert s["device"] == "cpu" and s["device_name"] and s["dtype"] == "float32" and s["torch"]
+        assert s["device"] == "cpu" and s["device_name"] and s["dtype"] == "float32" and s["torch"] and s["allocator"]
         assert s["inference"]["images_per_s"] > 0 and s["latency_ms"]["p50"] > 0
         assert s["parameters"] == r["plugin"]["parameters"]
     assert method["speed"]["training"]["images_per_s"] > 0 and method["speed"]["flops_per_image"] > 0
@@ -68,7 +68,7 @@ def test_result_file_carries_the_protocol(smoke_run):
     assert protocol["dataset"]["card"]["train_images"] and protocol["dataset"]["size"] == 64
     assert protocol["metrics"]["psnr"]["colour_space"].startswith("sRGB")
     assert protocol["seed"] == 0 and protocol["device"] == "cpu" and protocol["profile"] == "smoke"
-    assert stored["machine"]["torch"] and stored["machine"]["device_name"]
+    assert stored["machine"]["torch"] and stored["machine"]["device_name"] and stored["machine"]["allocator"]
     assert len(stored["per_image"]["psnr"]) == 24
     for name in ("ssim", "lpips", "colourfulness", "colourfulness_gt", "mean_abs_delta_colourfulness", "diversity_lpips"):
         assert len(stored["per_image"][name]) == 24, name
