@@ -163,7 +163,8 @@ def skimage_version() -> str:
 
 
 # ------------------------------------------------------------------ folder:PATH
-def _image_files(root: Path) -> list[Path]:
+def image_files(root: Path) -> list[Path]:
+    """Every image file under ``root`` (by suffix, recursively), sorted."""
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
@@ -194,10 +195,10 @@ def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: in
         raise UsageError(f"dataset folder {root} does not exist or is not a directory")
     if (root / "train").is_dir() and (root / "test").is_dir():
         train_root, test_root = root / "train", root / "test"
-        train_files, test_files = _image_files(train_root), _image_files(test_root)
+        train_files, test_files = image_files(train_root), image_files(test_root)
         split = "the folder's own train/ and test/ subfolders"
     else:
-        files = _image_files(root)
+        files = image_files(root)
         order = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed)).tolist()
         n_test = max(1, len(files) // 5)
         test_files = sorted(files[i] for i in order[:n_test])

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from colorbench.imagefile import load_rgb
+from colorbench.leaderboard import has_hint
 
 SCALE_TO = 64  # tiles are enlarged (nearest neighbour) to at least this many pixels
 
@@ -94,7 +95,7 @@ def quality_vs_speed(rows: list[dict], path: Path, title: str) -> Path | None:
     plt = _matplotlib()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for p in points:
-        hinted = isinstance(p.get("hint"), str) and bool(p["hint"])  # pandas gives NaN, not None, for "no hint"
+        hinted = has_hint(p.get("hint"))
         ax.scatter(p["img/s"], p["LPIPS"], color="tab:orange" if hinted else "tab:blue", label="given a hint" if hinted else "automatic")
         ax.annotate(p["display"], (p["img/s"], p["LPIPS"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
     handles, labels = ax.get_legend_handles_labels()

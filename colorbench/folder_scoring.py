@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from colorbench import metrics
-from colorbench.datasets import IMAGE_SUFFIXES
+from colorbench.datasets import IMAGE_SUFFIXES, image_files
 from colorbench.errors import UsageError, UserError
 
 PAIRING_RULE = (
@@ -70,7 +70,7 @@ class ScoreProblems(UserError):
 
 def _images_by_key(root: Path, problems: Problems) -> dict[str, Path]:
     found: dict[str, Path] = {}
-    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+    for path in image_files(root):
         key = path.relative_to(root).with_suffix("").as_posix()
         if key in found:
             problems.ambiguous.append(f"{found[key]} and {path} both pair as {key!r}")

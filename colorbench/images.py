@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 
 from colorbench.colorizer import Colorizer
-from colorbench.datasets import IMAGE_SUFFIXES, to_float
+from colorbench.datasets import image_files, to_float
 from colorbench.errors import UserError
 from colorbench.files import write_atomic
 from colorbench.imagefile import UnreadableImage, load_rgb
-from colorbench.lab import normalize, normalized_to_rgb, rgb_to_lab
+from colorbench.lab import normalized_lightness, normalized_to_rgb, rgb_to_normalized
 from colorbench.metrics import to_uint8
 
 
@@ -32,16 +32,16 @@ def read_rgb(path: Path) -> np.ndarray:
         raise UserError(f"{path}: {e}") from None
 
 
-def _working_size(colorizer: Colorizer, full: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """RGB (1, 3, H, W) -> normalised (L, ab) at the colourizer's working size."""
+def _working_size(colorizer: Colorizer, full: torch.Tensor) -> torch.Tensor:
+    """RGB (1, 3, H, W) -> the same image at the colourizer's working size."""
     small = F.interpolate(full, size=(colorizer.size,) * 2, mode="bilinear", antialias=True, align_corners=False)
-    return normalize(rgb_to_lab(small.clamp(0, 1)))
+    return small.clamp(0, 1)
 
 
 def reference_ab(colorizer: Colorizer, rgb: np.ndarray) -> torch.Tensor:
     """uint8 RGB (H, W, 3) -> its normalised ab (1, 2, S, S) at the working size: a hint
     method's ``reference``."""
-    return _working_size(colorizer, to_float(rgb).to(colorizer.device)[None])[1]
+    return rgb_to_normalized(_working_size(colorizer, to_float(rgb).to(colorizer.device)[None]))[1]
 
 
 @torch.no_grad()
@@ -49,8 +49,8 @@ def colorize_array(colorizer: Colorizer, rgb: np.ndarray, *, seed: int = 0, refe
     """uint8 RGB (H, W, 3) of any size -> its colourization, same size (``reference``:
     see `reference_ab`)."""
     full = to_float(rgb).to(colorizer.device)[None]  # (1, 3, H, W)
-    L_full, _ = normalize(rgb_to_lab(full))  # colour input: only its L is kept
-    L_small, _ = _working_size(colorizer, full)
+    L_full = normalized_lightness(full)  # colour input: only its L is kept
+    L_small = normalized_lightness(_working_size(colorizer, full))
     ab = colorizer.colorize(L_small, n_samples=1, seed=seed, reference=reference)[0]
     ab_full = F.interpolate(ab, size=full.shape[-2:], mode="bilinear", align_corners=False)
     out = to_uint8(normalized_to_rgb(L_full, ab_full))[0]
@@ -71,7 +71,7 @@ def expand_inputs(inputs: list[Path]) -> list[tuple[Path, Path]]:
     pairs = []
     for item in inputs:
         if item.is_dir():
-            for f in sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+            for f in image_files(item):
                 pairs.append((f, f.relative_to(item).with_suffix(".png")))
         else:
             pairs.append((item, Path(item.name).with_suffix(".png")))

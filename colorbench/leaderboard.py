@@ -98,10 +98,15 @@ def arrow(column: str) -> str:
     return {True: " ↑", False: " ↓", None: ""}[better]
 
 
+def has_hint(hint) -> bool:
+    """Whether a table's hint cell names one (pandas holds a missing hint as NaN)."""
+    return isinstance(hint, str) and bool(hint)
+
+
 def display_name(method: str, hint) -> str:
     """A method that is handed a hint at test time is marked: its numbers are not
     comparable with automatic colourization's."""
-    return f"{method} (hint)" if isinstance(hint, str) and hint else method
+    return f"{method} (hint)" if has_hint(hint) else method
 
 
 def tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:

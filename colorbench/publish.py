@@ -17,6 +17,7 @@ from colorbench.leaderboard import md
 
 BOARD = Path("leaderboard")
 
+
 def slug(key_run: dict) -> str:
     data = key_run["protocol"]["dataset"]
     return re.sub(r"[^a-z0-9]+", "-", f"{data['name']}-{data['size']}px".lower()).strip("-")
@@ -36,14 +37,14 @@ def _command(runs: list[dict]) -> str:
     return line + " --out leaderboard/results" + note
 
 
-def _cells(table: pd.DataFrame, runs: dict[str, dict]) -> pd.DataFrame:
+def _cells(table: pd.DataFrame) -> pd.DataFrame:
     """The board's columns: what, how well (value ± half-width of the 95 % interval,
     arrow for the direction), then how costly."""
     shown = leaderboard.markdown_table(table)
     out = pd.DataFrame({
         "method": [md(m) for m in table["method"]],
         "seed / paper": [md(p) for p in table["paper"]],
-        "kind": ["hint" if isinstance(h, str) and h else "automatic" for h in table["hint"]],
+        "kind": ["hint" if leaderboard.has_hint(h) else "automatic" for h in table["hint"]],
     })
     for column in ("PSNR ↑", "SSIM ↑", "LPIPS ↓", "CF", "ΔCF ↓"):
         out[column] = list(shown[column])
@@ -64,13 +65,13 @@ def _section(key: str, table: pd.DataFrame, runs: list[dict], results_dir: Path,
     for r, name in zip(shown, table["method"]):
         r["display"] = name
     name = slug(shown[0])
-    automatic = table[table["hint"].isna() | (table["hint"] == "")]
-    hinted = table.drop(automatic.index)
+    hinted = table[[leaderboard.has_hint(h) for h in table["hint"]]]
+    automatic = table.drop(hinted.index)
     parts = [f"### {md(key)}\n", "Made with:\n", "```\n" + _command(shown) + "\n```\n"]
-    parts.append(_cells(automatic, by_file).to_markdown(index=False) + "\n")
+    parts.append(_cells(automatic).to_markdown(index=False) + "\n")
     if len(hinted):
         parts.append("Given a hint at test time (the ground truth's colour histogram: an oracle), so not comparable with the automatic methods above:\n")
-        parts.append(_cells(hinted, by_file).to_markdown(index=False) + "\n")
+        parts.append(_cells(hinted).to_markdown(index=False) + "\n")
     pictures = [
         ("grid", any(r.get("samples") for r in shown), figures.grid, "the same test images across methods"),
         ("samples", any((r.get("samples") or {}).get("diversity") for r in shown), figures.sample_strips, "samples of each stochastic method"),

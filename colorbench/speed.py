@@ -121,7 +121,7 @@ def training_speed(colorizer, data, *, seed: int, budget_s: float) -> dict:
 def measure(colorizer, data, *, seed: int = 0, batch_size: int | None = None, budget_s: float = 1.0) -> dict:
     """The ``speed`` section of a result: about three ``budget_s`` plus warm-ups
     (a few seconds on a CPU). ``batch_size``: 16 on a CPU, 64 on a GPU."""
-    from colorbench import devices
+    from colorbench import results
     from colorbench.lab import rgb_to_normalized
 
     device = colorizer.device
@@ -153,12 +153,8 @@ def measure(colorizer, data, *, seed: int = 0, batch_size: int | None = None, bu
         training = {"applicable": False, "reason": f"could not be measured: {type(e).__name__}: {e}"}
     parameters = next(colorizer.nets.parameters(), None)
     return {
-        "device": str(device),
-        "device_name": devices.describe(device),
+        **results.machine_info(device),  # speed is comparable only on one machine
         "dtype": str(parameters.dtype if parameters is not None else L.dtype).removeprefix("torch."),
-        "torch": torch.__version__,
-        "cpu_threads": torch.get_num_threads(),
-        "allocator": devices.allocator(),
         "image_size": list(L.shape[-2:]),
         "method": METHOD,
         "inference": {

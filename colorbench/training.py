@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import random
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -17,10 +19,6 @@ from colorbench.lab import rgb_to_normalized
 
 def seed_everything(seed: int) -> None:
     """One seed for weights, noise and crops: a CPU run is then repeatable."""
-    import random
-
-    import numpy as np
-
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -51,10 +49,7 @@ def optimizers(colorizer: Colorizer) -> dict[str, torch.optim.Optimizer]:
 
 
 def capture(colorizer: Colorizer, step: int, remedies: list) -> dict:
-    import random
-
-    import numpy as np
-
+    numpy_state, python_state = np.random.get_state(), random.getstate()
     state = {
         "step": step,
         "remedies": remedies,
@@ -63,8 +58,8 @@ def capture(colorizer: Colorizer, step: int, remedies: list) -> dict:
         "rng": {
             "torch": torch.get_rng_state(),
             "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": [np.random.get_state()[0], np.random.get_state()[1].tolist(), *np.random.get_state()[2:]],
-            "python": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+            "numpy": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
+            "python": [python_state[0], list(python_state[1]), python_state[2]],
         },
     }
     return _copy(state)
@@ -81,10 +76,6 @@ def _copy(obj):
 
 
 def restore(colorizer: Colorizer, state: dict) -> None:
-    import random
-
-    import numpy as np
-
     colorizer.nets.load_state_dict(state["nets"])
     for name, opt in optimizers(colorizer).items():
         opt.load_state_dict(state["optimizers"][name])

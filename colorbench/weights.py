@@ -87,7 +87,7 @@ def features_state_dict(name: str, *, download: bool = True) -> dict[str, torch.
             state = torch.load(hub_path(name), map_location="cpu", weights_only=True)
         except Exception as e:
             raise UserError(f"{hub_path(name)} is not a plain weights file ({type(e).__name__}); delete it and run `colorbench weights fetch`") from None
-        return {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
+        return _features_only(state)
     if cached_path(name).is_file():
         return load_file(cached_path(name))
     if download:
@@ -107,6 +107,11 @@ def _torchvision_download(name: str) -> dict[str, torch.Tensor] | None:
         state = torch.hub.load_state_dict_from_url(BACKBONES[name].url, map_location="cpu", check_hash=True, progress=False)
     except Exception:  # offline, or a proxy in the way: the caller says how to get them
         return None
+    return _features_only(state)
+
+
+def _features_only(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A whole torchvision model's weights -> its ``features`` part, keys as in ``features``."""
     return {k.removeprefix("features."): v for k, v in state.items() if k.startswith("features.")}
 
 
