@@ -8,21 +8,24 @@ full config, so ``load`` needs nothing but the file.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
+from safetensors.torch import load as safetensors_load
 from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
 import colorbench
+from colorbench import schemas, settings
 from colorbench.colorizer import Colorizer
 from colorbench.errors import UsageError, UserError
 from colorbench.files import sha256, write_atomic
 
-FORMAT = "colorbench-checkpoint"
-FORMAT_VERSION = 1
+FORMAT = schemas.CHECKPOINT_FORMAT
+FORMAT_VERSION = schemas.CHECKPOINT_FORMAT_VERSION
 
 
 def config_path(weights: Path) -> Path:
@@ -61,11 +64,36 @@ def read_config(path: Path) -> dict:
         meta = json.loads(meta_path.read_text())
     except FileNotFoundError:
         raise UserError(f"{meta_path} is missing: a checkpoint needs the JSON config saved beside its weights") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except OSError as e:
+        raise UserError(f"{meta_path} cannot be read ({e.strerror or e})") from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise UserError(f"{meta_path} is not valid JSON ({e}); restore it from where the checkpoint came from") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise UserError(f"{meta_path} is not a colorbench checkpoint config")
+    try:
+        schemas.check_checkpoint_config(meta)
+    except schemas.SchemaError as e:
+        raise UserError(f"{meta_path} is damaged ({e}); restore it from where the checkpoint came from") from None
     return meta
+
+
+def _weights(path: Path, meta: dict) -> dict[str, torch.Tensor]:
+    """The checkpoint's tensors, once they are known to be the ones it was saved
+    with (the sha256 its config records) and finite."""
+    try:
+        data = path.read_bytes()
+        state = safetensors_load(data)
+    except (SafetensorError, OSError) as e:
+        raise UserError(f"checkpoint {path} is not a readable safetensors file ({e})") from None
+    if hashlib.sha256(data).hexdigest() != meta["weights_sha256"]:
+        raise UserError(
+            f"checkpoint {path} is not the weights its {config_path(path).name} was saved with (sha256 differs): "
+            "it was changed or damaged; restore both files from where the checkpoint came from"
+        )
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise UserError(f"checkpoint {path} holds non-finite weights (NaN or infinity) in {name}; retrain it with `colorbench run`")
+    return state
 
 
 def load(path: Path, *, plugin: str | None = None, device: torch.device | str = "cpu") -> Colorizer:
@@ -79,15 +107,27 @@ def load(path: Path, *, plugin: str | None = None, device: torch.device | str = 
     if plugin is not None and meta["plugin"] != plugin:
         raise UsageError(f"checkpoint {path} was made by plugin {meta['plugin']!r}, not {plugin!r}; pass --plugin {meta['plugin']}")
     cls = plugins.get_colorizer(meta["plugin"])
+    kinds = settings.declared_types(cls.Config)
+    for key, value in meta["config"].items():  # as strictly as --set: ngf "64" is refused here, not by torch later
+        try:
+            settings.check(value, kinds.get(key, object))
+        except ValueError:
+            raise UserError(
+                f"{config_path(path)} is damaged (config.{key}: {cls.name}'s {key} takes {settings.describe(kinds[key])}, "
+                f"not {value!r}); restore it from where the checkpoint came from"
+            ) from None
+        except settings.Unsettable:  # a type of the method's own: its concern
+            pass
     try:
         config = cls.Config(**meta["config"])
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise UserError(f"checkpoint {path} has a config that {cls.name} {cls.version} does not know ({e}); it was made by another version") from None
-    colorizer = cls(config, size=int(meta["size"]))
+    state = _weights(path, meta)
     try:
-        state = load_file(path)
-    except (SafetensorError, OSError) as e:
-        raise UserError(f"checkpoint {path} is not a readable safetensors file ({e})") from None
+        colorizer = cls(config, size=meta["size"])
+    except (RuntimeError, ValueError, TypeError, OverflowError, MemoryError) as e:  # a negative width, an overflowing one...
+        first = (str(e).splitlines() or [""])[0]
+        raise UserError(f"{config_path(path)}: its config does not make a {cls.name} network ({type(e).__name__}: {first})") from None
     try:
         colorizer.nets.load_state_dict(state, strict=True)
     except RuntimeError as e:

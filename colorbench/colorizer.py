@@ -31,6 +31,8 @@ class TrainConfig:
 
     steps: int = 0  # optimiser steps (0: nothing to train)
     batch_size: int = 16
+    # A config that computes a field from others marks it, and the user is told
+    # to set those instead: field(default=0, metadata={"derived": "a + b"}).
 
 
 @dataclass
@@ -62,31 +64,70 @@ class Colorizer:
 
     @classmethod
     def parse_overrides(cls, pairs: list[str]) -> dict:
-        """["l1_weight=50", "steps=40"] -> typed overrides of `Config` fields."""
+        """["l1_weight=50", "pretrain_betas=0.5,0.9"] -> overrides of `Config` fields,
+        each parsed by its declared type (`colorbench.settings`); UsageError, naming
+        the setting and what it takes, for anything that cannot be set so."""
+        from colorbench import settings
         from colorbench.errors import UsageError
 
         fields = {f.name: f for f in dataclasses.fields(cls.Config)}
+        kinds, defaults = settings.declared_types(cls.Config), cls.Config()
         overrides = {}
         for pair in pairs:
             key, sep, text = pair.partition("=")
+            key = key.strip()
             if not sep or key not in fields:
                 raise UsageError(f"--set {pair!r}: {cls.name} has no setting {key!r}; its settings: {', '.join(fields)}")
-            kind = type(getattr(cls.Config(), key))
+            cls._refuse_derived(fields[key], f"--set {pair!r}: ")
+            kind = kinds[key]
             try:
-                if kind is bool:
-                    if text.lower() not in ("true", "false", "1", "0"):
-                        raise ValueError(text)
-                    overrides[key] = text.lower() in ("true", "1")
-                else:
-                    overrides[key] = kind(text)
+                overrides[key] = settings.parse(text, kind)
             except ValueError:
-                raise UsageError(f"--set {pair!r}: {key} takes a {kind.__name__}") from None
+                raise UsageError(
+                    f"--set {pair!r}: {key} takes {settings.describe(kind)}, "
+                    f"e.g. --set {key}={settings.example(getattr(defaults, key))}"
+                ) from None
+            except settings.Unsettable:
+                raise UsageError(f"--set {pair!r}: {key} ({settings.describe(kind)}) cannot be set from the command line") from None
         return overrides
 
     @classmethod
+    def _refuse_derived(cls, field: dataclasses.Field, prefix: str = "") -> None:
+        from colorbench import settings
+        from colorbench.errors import UsageError
+
+        if rule := settings.derived(field):
+            raise UsageError(f"{prefix}{cls.name}'s {field.name} is derived ({rule}): set those")
+
+    @classmethod
     def from_profile(cls, profile: str, *, size: int, **overrides) -> Colorizer:
-        config = dataclasses.replace(cls.Config(), **{**cls.profiles.get(profile, {}), **overrides})
-        return cls(config, size=size)
+        """The method with a profile's config, ``overrides`` on top. Overrides are
+        checked against the config's declared types (finite numbers only); one the
+        method cannot be built with is a UsageError, as is an unknown profile."""
+        from colorbench import settings
+        from colorbench.errors import UsageError, unknown_name
+
+        if profile not in (cls.profiles or PROFILES):
+            raise unknown_name("profile", profile, cls.profiles or PROFILES)
+        fields = {f.name: f for f in dataclasses.fields(cls.Config)}
+        kinds, checked = settings.declared_types(cls.Config), {}
+        for key, value in overrides.items():
+            if key not in fields:
+                raise UsageError(f"{cls.name} has no setting {key!r}; its settings: {', '.join(fields)}")
+            cls._refuse_derived(fields[key])
+            try:
+                checked[key] = settings.check(value, kinds[key])
+            except ValueError:
+                raise UsageError(f"{cls.name}'s {key} takes {settings.describe(kinds[key])}, not {value!r}") from None
+            except settings.Unsettable:
+                checked[key] = value  # a type this module does not know: the method's own concern
+        try:
+            config = dataclasses.replace(cls.Config(), **{**cls.profiles.get(profile, {}), **checked})
+            return cls(config, size=size)
+        except Exception as e:  # with settings given, they made a network that cannot exist
+            if not checked:
+                raise
+            raise UsageError(f"{cls.name} cannot be built at {size}x{size} with {settings.shown(checked)}: {settings.reason(e)}") from None
 
     # ------------------------------------------------------------ to override
     def build(self) -> dict[str, nn.Module]:
@@ -134,9 +175,15 @@ class Colorizer:
         self.nets.eval()
         noise = torch.Generator(device=L.device).manual_seed(seed)
         hints = {"reference": reference} if self.hint else {}
-        if not self.stochastic:
-            return self.predict(L, noise, **hints).unsqueeze(0).expand(n_samples, -1, -1, -1, -1)
-        return torch.stack([self.predict(L, noise, **hints) for _ in range(n_samples)])
+        if self.stochastic:
+            ab = torch.stack([self.predict(L, noise, **hints) for _ in range(n_samples)])
+        else:
+            ab = self.predict(L, noise, **hints).unsqueeze(0)
+        if not torch.isfinite(ab).all():  # damaged weights: never a black image passed off as colours
+            from colorbench.errors import UserError
+
+            raise UserError(f"{self.name} predicted non-finite colours (NaN or infinity): its weights are damaged or its training diverged")
+        return ab if self.stochastic else ab.expand(n_samples, -1, -1, -1, -1)
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.nets.parameters())

@@ -21,6 +21,7 @@ import colorbench
 from colorbench.errors import UsageError, UserError
 from colorbench.imagefile import load_rgb, scan
 
+MIN_SIZE = 16  # the smallest working size
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
@@ -43,9 +44,17 @@ def load(spec: str, *, size: int | None = None, data_dir: Path | None = None, se
 
     name, _, arg = spec.partition(":")
     entry = plugins.get_dataset(name)
-    if size is not None and (size < 16 or size & (size - 1)):
-        raise UsageError(f"--size {size} is not a power of two from 16 up (U-Net generators halve it down to 1x1)")
-    return entry.factory(arg or None, size=size, data_dir=data_dir, seed=seed)
+    if size is not None and (size < MIN_SIZE or size & (size - 1)):
+        raise UsageError(f"--size {size} is not a power of two from {MIN_SIZE} up (U-Net generators halve it down to 1x1)")
+    data = entry.factory(arg or None, size=size, data_dir=data_dir, seed=seed)
+    if len(data.test) == 0:
+        raise UserError(f"{data.name} has no test images at {data.size}x{data.size}: nothing to score a method on")
+    return data
+
+
+def largest_fitting(side: int) -> int:
+    """The largest power of two that is at most ``side`` pixels."""
+    return 1 << (max(1, side).bit_length() - 1)
 
 
 def default_cache_dir() -> Path:
@@ -128,13 +137,16 @@ BUILTIN_SIZE = 64
 BUILTIN_SCALE = 3  # images are resized so their shorter side is 3 S (never enlarged)
 
 
-def _skimage_photo(name: str, size: int) -> torch.Tensor:
+def _skimage_photo(name: str) -> torch.Tensor:
     import skimage.data
 
     image = getattr(skimage.data, name)()
     if isinstance(image, tuple):  # stereo_motorcycle returns (left, right, disparity)
         image = image[0]
-    image = to_float(image)
+    return to_float(image)
+
+
+def _scaled(image: torch.Tensor, size: int) -> torch.Tensor:
     return shorter_side_to(image, min(BUILTIN_SCALE * size, min(image.shape[-2:])))
 
 
@@ -142,8 +154,17 @@ def builtin(arg: str | None, *, size: int | None, data_dir: Path | None, seed: i
     if arg:
         raise UsageError(f"the builtin dataset takes no argument (got builtin:{arg})")
     size = size or BUILTIN_SIZE
-    train = [_skimage_photo(n, size) for n in BUILTIN_TRAIN]
-    test = [(f"{n}/{cid}", crop) for n in BUILTIN_TEST for cid, crop in grid_crops(_skimage_photo(n, size), size)]
+    photos = {n: _skimage_photo(n) for n in (*BUILTIN_TRAIN, *BUILTIN_TEST)}
+    # Never enlarged: every training photo must hold a crop, and some test photo one.
+    shorter = {n: min(photo.shape[-2:]) for n, photo in photos.items()}
+    largest = largest_fitting(min(min(shorter[n] for n in BUILTIN_TRAIN), max(shorter[n] for n in BUILTIN_TEST)))
+    if size > largest:
+        raise UsageError(
+            f"--size {size} is too large for the builtin dataset: its photos are never enlarged, "
+            f"and only sizes {MIN_SIZE} to {largest} give crops of every training photo and a test crop"
+        )
+    train = [_scaled(photos[n], size) for n in BUILTIN_TRAIN]
+    test = [(f"{n}/{cid}", crop) for n in BUILTIN_TEST for cid, crop in grid_crops(_scaled(photos[n], size), size)]
     card = {
         "source": f"skimage.data (scikit-image {skimage_version()})",
         "split": "by image",
@@ -163,9 +184,27 @@ def skimage_version() -> str:
 
 
 # ------------------------------------------------------------------ folder:PATH
-def image_files(root: Path) -> list[Path]:
-    """Every image file under ``root`` (by suffix, recursively), sorted."""
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+def image_files(root: Path, *, unreadable: list[str] | None = None) -> list[Path]:
+    """Every image file under ``root`` (by suffix, recursively), sorted.
+
+    A folder that cannot be listed, or an image's name that is no readable file
+    (a broken link), is passed over: given a list as ``unreadable``, each is
+    added to it as "path: reason", so a caller can name it rather than lose
+    images unnoticed."""
+    skipped = [] if unreadable is None else unreadable
+    found = []
+    for folder, _, names in os.walk(root, onerror=lambda e: skipped.append(f"{e.filename}: folder cannot be listed ({e.strerror})")):
+        for path in (Path(folder, name) for name in names):
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                if path.is_file():
+                    found.append(path)
+                else:
+                    skipped.append(f"{path}: not a regular file (a broken link?)")
+            except OSError as e:  # in a folder that can be listed but not searched
+                skipped.append(f"{path}: cannot be examined ({e.strerror})")
+    return sorted(found)
 
 
 class ImageFiles(TorchDataset):
@@ -193,12 +232,13 @@ def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: in
     root = Path(arg).expanduser()
     if not root.is_dir():
         raise UsageError(f"dataset folder {root} does not exist or is not a directory")
+    bad_folders: list[str] = []  # folders that cannot be listed: their images are skipped, and said so
     if (root / "train").is_dir() and (root / "test").is_dir():
         train_root, test_root = root / "train", root / "test"
-        train_files, test_files = image_files(train_root), image_files(test_root)
+        train_files, test_files = image_files(train_root, unreadable=bad_folders), image_files(test_root, unreadable=bad_folders)
         split = "the folder's own train/ and test/ subfolders"
     else:
-        files = image_files(root)
+        files = image_files(root, unreadable=bad_folders)
         order = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed)).tolist()
         n_test = max(1, len(files) // 5)
         test_files = sorted(files[i] for i in order[:n_test])
@@ -209,11 +249,20 @@ def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: in
     test_sides, bad_test = scan(test_files)
     train_files, test_files = list(train_sides), list(test_sides)
     if not train_files or not test_files:
-        raise UserError(f"{root} needs readable images for both training and testing ({len(train_files)} train, {len(test_files)} test found)")
+        raise UserError(
+            f"{root} needs readable images for both training and testing ({len(train_files)} train, {len(test_files)} test found)"
+            + "".join(f"; {b}" for b in bad_folders)
+        )
+    sides = sorted([*train_sides.values(), *test_sides.values()])
+    typical = sides[len(sides) // 2]
     if size is None:
         # The largest power of two that fits the typical image, at most 64: CIFAR gives 32.
-        sides = sorted([*train_sides.values(), *test_sides.values()])
-        size = max(16, min(64, 2 ** int(math.log2(max(1, sides[len(sides) // 2])))))
+        size = max(16, min(64, 2 ** int(math.log2(max(1, typical)))))
+    elif size > max(MIN_SIZE, largest_fitting(typical)):  # most images would be enlarged: blur, not detail
+        raise UsageError(
+            f"--size {size} is larger than most images in {root} (median shorter side {typical} px), "
+            f"which would be enlarged; use --size {max(MIN_SIZE, largest_fitting(typical))} or less"
+        )
     card = {
         "source": str(root.resolve()),
         "split": split,
@@ -221,7 +270,7 @@ def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: in
         "preprocessing": f"RGB, resized (antialiased bilinear) so the shorter side is {size}",
         "train_crops": f"random {size}x{size} crops with random horizontal flips",
         "test_crops": f"centre {size}x{size} crop",
-        "unreadable_skipped": bad_train + bad_test,  # "path: reason", found before training
+        "unreadable_skipped": bad_folders + bad_train + bad_test,  # "path: reason", found before training
     }
     return Dataset(
         f"folder:{arg}", size, ImageFiles(train_files, train_root, size, True), ImageFiles(test_files, test_root, size, False), card

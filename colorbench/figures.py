@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from colorbench.imagefile import load_rgb
+from colorbench.errors import UserError
+from colorbench.imagefile import UnreadableImage, load_rgb
 from colorbench.leaderboard import has_hint
 
 SCALE_TO = 64  # tiles are enlarged (nearest neighbour) to at least this many pixels
@@ -51,6 +52,19 @@ def _labelled(rows: list[tuple[str, np.ndarray]], tile: int, title: str, path: P
     return _save(fig, path)
 
 
+def _sample(run: dict, kind: str, results_dir: Path) -> np.ndarray:
+    """A run's kept sample image, which must lie inside the results folder (a stored
+    path is data from a file: it may not reach anything else)."""
+    folder = Path(results_dir).resolve()
+    path = (folder / run["samples"][kind]).resolve()
+    if not path.is_relative_to(folder):
+        raise UserError(f"{run['_path']}: its sample image {run['samples'][kind]} lies outside {results_dir}; remove that result or rerun the method")
+    try:
+        return load_rgb(path)
+    except UnreadableImage as e:
+        raise UserError(f"{run['_path']}: its sample image {path}: {e}; rerun the method (`colorbench run`) or remove that result") from None
+
+
 def grid(runs: list[dict], results_dir: Path, path: Path, title: str) -> Path | None:
     """Ground truth, then each method's colourization of the same test images."""
     runs = [r for r in runs if r.get("samples")]
@@ -61,8 +75,11 @@ def grid(runs: list[dict], results_dir: Path, path: Path, title: str) -> Path | 
     for r in runs:
         if r["samples"]["ids"] != ids:  # another set of images: it cannot share this grid
             continue
-        image = load_rgb(Path(results_dir) / r["samples"]["grid"])
-        tile = image.shape[0] // 2
+        image = _sample(r, "grid", results_dir)
+        if tile is None:
+            tile = image.shape[0] // 2
+        if image.shape[:2] != (2 * tile, len(ids) * tile):  # truth above sample, one tile per image
+            raise UserError(f"{r['_path']}: its sample image {r['samples']['grid']} is not a grid of its {len(ids)} images; rerun the method or remove that result")
         if not rows:
             rows.append(("ground truth", image[:tile]))
         rows.append((r["display"], image[tile:]))
@@ -71,7 +88,7 @@ def grid(runs: list[dict], results_dir: Path, path: Path, title: str) -> Path | 
 
 def sample_strips(runs: list[dict], results_dir: Path, path: Path, title: str) -> Path | None:
     """k samples (rows) of a few test images, side by side for each stochastic method."""
-    strips = [(r["display"], load_rgb(Path(results_dir) / r["samples"]["diversity"])) for r in runs if (r.get("samples") or {}).get("diversity")]
+    strips = [(r["display"], _sample(r, "diversity", results_dir)) for r in runs if (r.get("samples") or {}).get("diversity")]
     if not strips:
         return None
     plt = _matplotlib()

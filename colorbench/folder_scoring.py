@@ -11,9 +11,11 @@ only image files count (other files are ignored). An image is identified by
 its ground truth's relative path (as `run` on ``folder:PATH`` names it).
 
 Everything is checked before anything is scored: a missing or extra file, two
-files that pair to the same name, an unreadable image, a size mismatch or an
-image too small for SSIM (7 px) is listed, and nothing is scored. Images are
-scored at their own size (no resizing), batched by size on the device.
+files that pair to the same name, an unreadable image or folder, a size
+mismatch or an image too small for SSIM (7 px) is listed, and nothing is
+scored. Images are scored at their own size (no resizing), batched by size on
+the device; an image larger than a batch is scored in tiles
+(`colorbench.tiled_scoring`), to the same numbers, so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from colorbench import metrics
+from colorbench import metrics, tiled_scoring
 from colorbench.datasets import IMAGE_SUFFIXES, image_files
 from colorbench.errors import UsageError, UserError
 
@@ -35,9 +37,11 @@ PAIRING_RULE = (
 )
 EVALUATION_RULE = (
     "both images read as 8-bit sRGB by colorbench.imagefile (EXIF orientation applied, transparency over white, "
-    "grayscale replicated to RGB) and compared at their own size; no resizing, no Lab round trip"
+    "grayscale replicated to RGB) and compared at their own size; no resizing, no Lab round trip; an image over "
+    "16 Mpx is scored in tiles that give the whole image's values (PSNR exactly, SSIM and colourfulness to float64 "
+    "rounding, LPIPS to float32 rounding: colorbench.tiled_scoring)"
 )
-_BATCH_PIXELS = 1 << 24  # about 16 Mpx per batch
+_BATCH_PIXELS = 1 << 24  # 16 Mpx per batch, or per tile of a larger image (the rule above names it)
 
 
 @dataclass
@@ -45,7 +49,7 @@ class Problems:
     missing: list[str] = field(default_factory=list)  # ground truth without a prediction
     extra: list[str] = field(default_factory=list)  # prediction without a ground truth
     ambiguous: list[str] = field(default_factory=list)  # two files pairing to one name
-    unreadable: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # images, and folders that cannot be listed
     size_mismatch: list[str] = field(default_factory=list)
     too_small: list[str] = field(default_factory=list)
 
@@ -70,7 +74,7 @@ class ScoreProblems(UserError):
 
 def _images_by_key(root: Path, problems: Problems) -> dict[str, Path]:
     found: dict[str, Path] = {}
-    for path in image_files(root):
+    for path in image_files(root, unreadable=problems.unreadable):
         key = path.relative_to(root).with_suffix("").as_posix()
         if key in found:
             problems.ambiguous.append(f"{found[key]} and {path} both pair as {key!r}")
@@ -85,7 +89,7 @@ def pair(gt_dir: Path, pred_dir: Path, problems: Problems) -> list[tuple[str, Pa
         if not d.is_dir():
             raise UsageError(f"{what} folder {d} does not exist or is not a directory")
     truth, predicted = _images_by_key(gt_dir, problems), _images_by_key(pred_dir, problems)
-    if not truth:
+    if not truth and not problems.unreadable:  # else those are listed: the truth may be in them
         raise UserError(f"no images in {gt_dir} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
     problems.missing += [f"{truth[k]}: no prediction {pred_dir / k}.*" for k in sorted(truth.keys() - predicted.keys())]
     problems.extra += [f"{predicted[k]}: no ground truth {gt_dir / k}.*" for k in sorted(predicted.keys() - truth.keys())]
@@ -118,20 +122,23 @@ def load(pairs: list[tuple[str, Path, Path]], problems: Problems) -> list[tuple[
     return loaded
 
 
-def _batches(loaded: list[tuple[str, np.ndarray, np.ndarray]]):
-    """Indices of images of equal size, in batches of at most ~16 Mpx."""
+def _batches(loaded: list[tuple[str, np.ndarray, np.ndarray]], max_pixels: int):
+    """(indices of images of equal size, in batches of at most ``max_pixels``; tiled):
+    an image larger than that comes alone, to be scored in tiles."""
     by_size: dict[tuple[int, int], list[int]] = {}
     for i, (_, gt, _) in enumerate(loaded):
         by_size.setdefault(gt.shape[:2], []).append(i)
     for (h, w), indices in sorted(by_size.items()):
-        step = max(1, _BATCH_PIXELS // (h * w))
+        step = max(1, max_pixels // (h * w))
         for start in range(0, len(indices), step):
-            yield indices[start : start + step]
+            yield indices[start : start + step], h * w > max_pixels
 
 
 @torch.no_grad()
-def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device) -> dict:
-    """Check, then score; raises `ScoreProblems` (nothing scored) if anything is wrong."""
+def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device, strict: bool = False, max_pixels: int = _BATCH_PIXELS) -> dict:
+    """Check, then score; raises `ScoreProblems` (nothing scored) if anything is
+    wrong, and with ``strict`` a `UserError` if any image would be left out
+    (grayscale ground truth). An image over ``max_pixels`` is scored in tiles."""
     from colorbench import bootstrap, lpips_metric
     from colorbench.evaluate import GRAY_REASON, is_gray, summarize_scores
 
@@ -148,9 +155,16 @@ def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device) -> dict
         if smallest < lpips_metric.MIN_SIZE else None
     )
     with_lpips = no_lpips is None
+    if strict:  # refused before any scoring, not after it
+        left_out = [image_id for image_id, gt, _ in loaded if is_gray(torch.from_numpy(gt).permute(2, 0, 1)[None])]
+        if left_out:
+            raise UserError(
+                f"--strict: {len(left_out)} ground-truth image(s) would not be scored ({GRAY_REASON}): "
+                + ", ".join(left_out[:5]) + (" ..." if len(left_out) > 5 else "")
+            )
     values: dict[int, dict[str, float]] = {}
     excluded: list[str] = []
-    for indices in _batches(loaded):
+    for indices, tiled in _batches(loaded, max_pixels):
         gt = torch.from_numpy(np.stack([loaded[i][1] for i in indices])).permute(0, 3, 1, 2).to(device)
         pred = torch.from_numpy(np.stack([loaded[i][2] for i in indices])).permute(0, 3, 1, 2).to(device)
         gray = is_gray(gt).cpu()
@@ -158,8 +172,12 @@ def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device) -> dict
         keep = [i for i, g in zip(indices, gray) if not g]
         if not keep:
             continue
-        colour = ~gray.to(device)
-        for name, v in metrics.score(gt[colour], pred[colour], with_lpips=with_lpips).items():
+        if tiled:  # one image, in colour
+            scores = tiled_scoring.score(gt, pred, with_lpips=with_lpips, max_pixels=max_pixels)
+        else:
+            colour = ~gray.to(device)
+            scores = metrics.score(gt[colour], pred[colour], with_lpips=with_lpips)
+        for name, v in scores.items():
             for i, x in zip(keep, v.tolist()):
                 values.setdefault(i, {})[name] = x
     if device.type == "cuda":

@@ -57,7 +57,7 @@ def _speed(r: dict) -> tuple[float | None, float | None]:
 def frame(results: list[dict]) -> pd.DataFrame:
     rows = []
     for r in results:
-        if "plugin" not in r:  # a `colorbench score` output, not a method's run
+        if r.get("kind") == "score":  # a `colorbench score` output, not a method's run
             continue
         if r.get("status", "ok") != "ok":  # diverged: it has no scores to show
             continue
@@ -113,6 +113,8 @@ def tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """{protocol: its table}, with arrows on metric columns, rounded values and
     hint-based methods marked in the method column."""
     shown = {}
+    if df.empty:  # no rows: not even a protocol column to group by
+        return shown
     for key, group in df.groupby("protocol", sort=True):
         t = group.drop(columns=["protocol", "file", "created"]).round({k: v for k, v in DIGITS.items() if k in group})
         t = t.assign(method=[display_name(m, h) for m, h in zip(t["method"], t["hint"])])

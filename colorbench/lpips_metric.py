@@ -143,13 +143,46 @@ def _unit(f: Tensor, eps: float = 1e-10) -> Tensor:
 
 
 @torch.no_grad()
+def distance_maps(fa: list[Tensor], fb: list[Tensor]) -> list[Tensor]:
+    """LPIPS's distance at every position of each layer, (B, 1, h, w) per layer:
+    the distance is the sum over layers of their spatial means."""
+    model = network(fa[0].device)
+    return [lin((a - b).square()) for lin, a, b in zip(model.lins, fa, fb)]
+
+
+@torch.no_grad()
 def distance_from_features(fa: list[Tensor], fb: list[Tensor]) -> Tensor:
     """LPIPS (B,) between two batches of `features`, float64."""
-    model = network(fa[0].device)
     total = 0
-    for lin, a, b in zip(model.lins, fa, fb):
-        total = total + lin((a - b).square()).mean(dim=(1, 2, 3))
+    for layer in distance_maps(fa, fb):
+        total = total + layer.mean(dim=(1, 2, 3))
     return total.double()
+
+
+def receptive_fields(device: torch.device | str = "cpu") -> list[tuple[int, int, int]]:
+    """(stride, offset, size) of each layer LPIPS compares, in input pixels along
+    either axis: position i depends on pixels stride * i + offset up to
+    stride * i + offset + size - 1 alone (zero padding counted as pixels, so the
+    offset is negative). Read from the network's own convolutions and pools."""
+    model = network(device)
+    stride, offset, size, fields = 1, 0, 1, []
+    for k in range(1, model.net.N_slices + 1):
+        for layer in getattr(model.net, f"slice{k}"):
+            if isinstance(layer, (torch.nn.Conv2d, torch.nn.MaxPool2d)):
+                kernel, step, pad, dilation = (_square(getattr(layer, a)) for a in ("kernel_size", "stride", "padding", "dilation"))
+                offset -= pad * stride
+                size += (kernel - 1) * dilation * stride
+                stride *= step
+        fields.append((stride, offset, size))
+    return fields
+
+
+def _square(value: int | tuple[int, int]) -> int:
+    if isinstance(value, int):
+        return value
+    if len(set(value)) != 1:
+        raise ValueError(f"expected the same value on both axes, got {value}")
+    return value[0]
 
 
 def lpips(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:

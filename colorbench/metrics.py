@@ -159,9 +159,18 @@ def psnr(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
 
     The squared error is summed exactly in integers, then divided in float64."""
     _pair(gt_u8, pred_u8)
+    return psnr_from_sse(squared_errors(gt_u8, pred_u8), gt_u8[0].numel())
+
+
+def squared_errors(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
+    """Sum of squared errors per image, exact: int64 (B,)."""
     diff = gt_u8.to(torch.int32) - pred_u8.to(torch.int32)
-    sse = (diff * diff).sum(dim=(1, 2, 3), dtype=torch.int64)
-    mse = sse.double() / gt_u8[0].numel()
+    return (diff * diff).sum(dim=(1, 2, 3), dtype=torch.int64)
+
+
+def psnr_from_sse(sse: Tensor, n_values: int) -> Tensor:
+    """PSNR (dB) from `squared_errors` over ``n_values`` values (pixels x channels)."""
+    mse = sse.double() / n_values
     return 10 * torch.log10(255.0**2 / mse)
 
 
@@ -195,6 +204,15 @@ def ssim(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
 
 
 def _ssim(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
+    s = ssim_map(gt_u8, pred_u8)
+    # Channels' maps have equal size, so the mean of all = mean of per-channel means.
+    return s.sum(dim=(0, 1)).mean(1) / (s.shape[0] * s.shape[1])
+
+
+def ssim_map(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
+    """SSIM of every 'valid' 7x7 window, float64 (H - 6, W - 6, B, 3): window
+    (i, j) covers rows i..i+6 and columns j..j+6, so tiles overlapping by 6 rows
+    and columns give exactly the windows of the whole image."""
     b, c, h, w = gt_u8.shape
     # Laid out (H, W, image, channel): windows slide over the outer dims, so each
     # sum runs over long contiguous rows. Channels are never mixed: each gets its map.
@@ -215,9 +233,7 @@ def _ssim(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
     mean_sq = (sx * sx).addcmul_(sy, sy)
     cov = torch.add(mean_xy, sxy, alpha=-N).mul_(-2).add_(c2)  # 2 (N S_xy - S_x S_y) + c2
     var = torch.add(mean_sq, sq, alpha=-N).mul_(-1).add_(c2)  # N (S_xx + S_yy) - S_x^2 - S_y^2 + c2
-    s = mean_xy.mul_(2).add_(c1).mul_(cov).div_(mean_sq.add_(c1).mul_(var))
-    # Channels' maps have equal size, so the mean of all = mean of per-channel means.
-    return s.sum(dim=(0, 1)).mean(1) / (s.shape[0] * s.shape[1])
+    return mean_xy.mul_(2).add_(c1).mul_(cov).div_(mean_sq.add_(c1).mul_(var))
 
 
 def colourfulness(rgb_u8: Tensor) -> Tensor:
@@ -229,6 +245,11 @@ def colourfulness(rgb_u8: Tensor) -> Tensor:
     r, g, b = _images(rgb_u8).flatten(2).unbind(1)
     var_rg, mean_rg = torch.var_mean(r - g, dim=1, correction=0)
     var_yb, mean_yb = torch.var_mean(0.5 * (r + g) - b, dim=1, correction=0)
+    return colourfulness_from_moments(var_rg, mean_rg, var_yb, mean_yb)
+
+
+def colourfulness_from_moments(var_rg: Tensor, mean_rg: Tensor, var_yb: Tensor, mean_yb: Tensor) -> Tensor:
+    """Hasler & Süsstrunk's M from the population variances and means of rg and yb."""
     return (var_rg + var_yb).sqrt() + 0.3 * (mean_rg**2 + mean_yb**2).sqrt()
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorbench import bootstrap, metrics
+from colorbench import bootstrap, metrics, schemas
 from colorbench.errors import UserError
 
 DIRECTION = "B - A"
@@ -31,11 +31,15 @@ def read(path: Path) -> dict:
         result = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
         raise UserError(f"{path}: not a readable result file ({e})") from None
     if not isinstance(result, dict) or "protocol" not in result or "metrics" not in result:
         raise UserError(f"{path}: not a colorbench result file")
-    if not isinstance(result.get("per_image"), dict) or "id" not in result["per_image"]:
+    try:
+        schemas.check_result(result)
+    except schemas.SchemaError as e:
+        raise UserError(f"{path}: not a valid result file ({e}); make it again with `colorbench run` or `colorbench score --out`") from None
+    if result.get("per_image") is None:
         raise UserError(f"{path}: has no per-image values (a `colorbench score` result needs --out FILE to keep them)")
     return result
 

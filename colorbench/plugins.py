@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import os
+import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
@@ -39,6 +40,8 @@ def disabled() -> set[str]:
 
 
 def _warn(name: str, error: BaseException) -> None:
+    if name in broken:  # said once per process, however often its hook is called
+        return
     broken[name] = f"{type(error).__name__}: {error}"
     print(f"warning: plugin {name!r} is broken and was skipped ({broken[name]}); see `colorbench plugins`", file=sys.stderr)
 
@@ -57,23 +60,39 @@ def load_plugins() -> None:
     pm.check_pending()  # a misspelled hook name fails loudly instead of never running
 
 
+SAFE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+"""What a method or dataset may be called: it becomes part of file names, command
+lines, terminal markup and markdown, so nothing in it may mean anything there."""
+
+
+class BadName(Exception):
+    """A plugin registered a name that is not a `SAFE_NAME`."""
+
+
 def _collect(hook, what: str, key: Callable) -> dict:
-    """Call each plugin's implementation in turn, so one that raises is skipped
-    (and reported) rather than hiding every other plugin's registrations."""
+    """Call each plugin's implementation in turn, so one that raises (or registers
+    an unsafe name) is skipped and reported rather than hiding every other
+    plugin's registrations."""
     found: dict = {}
     for impl in hook.get_hookimpls():
+        mine: dict = {}
+
         def register(*args):
             name = key(*args)
-            if name in found:
+            if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+                raise BadName(f"{what} name {name!r} is not lower-case letters, digits and _ (starting with a letter, at most 64)")
+            if name in found or name in mine:
                 raise UserError(f"two plugins register the {what} {name!r}; disable one with {DISABLE_VARIABLE}={impl.plugin_name}")
-            found[name] = args
+            mine[name] = args
 
         try:
             impl.function(register=register)
         except UserError:
             raise
-        except Exception as e:
+        except Exception as e:  # all or nothing: a plugin that fails registers none of its objects
             _warn(impl.plugin_name, e)
+            continue
+        found.update(mine)
     return found
 
 

@@ -7,12 +7,15 @@ and compare: a board that no longer matches its results is stale.
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from colorbench import figures, leaderboard, results
+from colorbench.errors import UserError
 from colorbench.leaderboard import md
 
 BOARD = Path("leaderboard")
@@ -59,7 +62,7 @@ def _cells(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _section(key: str, table: pd.DataFrame, runs: list[dict], results_dir: Path, board: Path, write_figures: bool) -> str:
+def _section(key: str, table: pd.DataFrame, runs: list[dict], results_dir: Path, figures_dir: Path | None) -> str:
     by_file = {r["_path"]: r for r in runs}
     shown = [by_file[f] for f in table["file"]]
     for r, name in zip(shown, table["method"]):
@@ -80,8 +83,9 @@ def _section(key: str, table: pd.DataFrame, runs: list[dict], results_dir: Path,
     for kind, present, draw, caption in pictures:
         if not present:
             continue
-        path = board / "figures" / f"{name}-{kind}.png"
-        if write_figures:
+        filename = f"{name}-{kind}.png"
+        if figures_dir is not None:
+            path = Path(figures_dir) / filename
             title = f"{shown[0]['protocol']['dataset']['name']}: {caption}"
             if kind == "speed":
                 rows = [
@@ -91,7 +95,7 @@ def _section(key: str, table: pd.DataFrame, runs: list[dict], results_dir: Path,
                 figures.quality_vs_speed(rows, path, title + f" ({shown[0]['machine']['device_name']})")
             else:
                 draw(shown, results_dir, path, title)
-        parts.append(f"![{caption}](figures/{path.name})\n")
+        parts.append(f"![{caption}](figures/{filename})\n")
     return "\n".join(parts)
 
 
@@ -126,8 +130,8 @@ def _protocol(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def build(board: Path = BOARD, *, write_figures: bool = False, warn=print) -> str:
-    """The board's markdown; with ``write_figures``, (re)draw its PNGs too."""
+def build(board: Path = BOARD, *, figures_dir: Path | None = None, warn=print) -> str:
+    """The board's markdown; with ``figures_dir``, draw its PNGs there too."""
     results_dir = Path(board) / "results"
     runs = results.read_all(results_dir, warn=warn) if results_dir.is_dir() else []
     df = leaderboard.frame(runs)
@@ -145,18 +149,34 @@ def build(board: Path = BOARD, *, write_figures: bool = False, warn=print) -> st
         return "\n".join(parts + ["No results yet.\n"])
     scored = [r for r in runs if r.get("_path") in set(df["file"])]
     for key, table in leaderboard.tables(df).items():
-        parts.append(_section(key, table.assign(file=df.loc[table.index, "file"]), scored, results_dir, Path(board), write_figures))
+        parts.append(_section(key, table.assign(file=df.loc[table.index, "file"]), scored, results_dir, figures_dir))
     parts.append(_protocol(scored))
     return "\n".join(parts)
 
 
 def write(board: Path = BOARD, warn=print) -> Path:
+    """Redraw the figures and rewrite README.md, all or nothing: everything is made
+    in a folder beside them first, so a refusal (a sample image missing...) leaves
+    the published board as it was."""
     from colorbench.files import write_atomic
 
-    text = build(board, write_figures=True, warn=warn)
-    return write_atomic(Path(board) / "README.md", text.encode())
+    board = Path(board)
+    try:
+        with tempfile.TemporaryDirectory(dir=board, prefix=".board-") as staging:
+            text = build(board, figures_dir=Path(staging), warn=warn)
+            drawn = sorted(Path(staging).iterdir())
+            if drawn:
+                (board / "figures").mkdir(exist_ok=True)
+            for figure in drawn:
+                os.replace(figure, board / "figures" / figure.name)
+            return write_atomic(board / "README.md", text.encode())
+    except OSError as e:
+        raise UserError(f"cannot write the board in {board} ({e.strerror or e}): make it writable, or pass --board DIR") from None
 
 
 def is_stale(board: Path = BOARD, warn=print) -> bool:
     path = Path(board) / "README.md"
-    return not path.is_file() or path.read_text() != build(board, warn=warn)
+    try:
+        return path.read_text() != build(board, warn=warn)
+    except (OSError, UnicodeDecodeError):  # missing or unreadable: it needs writing
+        return True

@@ -68,20 +68,29 @@ def write(result: dict, out_dir: Path) -> Path:
     return write_atomic(Path(out_dir) / f"{result['run_id']}.json", dumps(result))
 
 
-def read_all(results_dir: Path, warn=lambda message: print(message, file=sys.stderr)) -> list[dict]:
-    """Every result file in ``results_dir`` (recursively); a damaged one is skipped
-    with a warning naming it, never fatal."""
+def read_all(results_dir: Path, warn=lambda message: print(f"warning: {message}", file=sys.stderr)) -> list[dict]:
+    """Every valid result file in ``results_dir`` (recursively, checkpoints aside);
+    a damaged one is skipped with one warning naming it and its first bad field,
+    never fatal."""
+    from colorbench import schemas  # pydantic: only for the commands that read results
+
+    results_dir = Path(results_dir)
     found = []
-    for path in sorted(Path(results_dir).rglob("*.json")):
-        if path.suffix != ".json" or "checkpoints" in path.parts:
+    for path in sorted(results_dir.rglob("*.json")):
+        if path.suffix != ".json" or "checkpoints" in path.relative_to(results_dir).parts:  # folders above may have any name
             continue
         try:
             result = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            warn(f"warning: skipping {path}: not a readable result file ({e})")
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+            warn(f"skipping {path}: not a readable result file ({e})")
             continue
         if not isinstance(result, dict) or "schema_version" not in result or "metrics" not in result:
-            warn(f"warning: skipping {path}: not a colorbench result file")
+            warn(f"skipping {path}: not a colorbench result file")
+            continue
+        try:
+            schemas.check_result(result)
+        except schemas.SchemaError as e:
+            warn(f"skipping {path}: not a valid result file ({e})")
             continue
         result["_path"] = str(path)
         found.append(result)

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
+from rich.text import Text
 
 import colorbench
-from colorbench import bootstrap, checkpoints, diversity, metrics, plugins, results, samples, speed, training
+from colorbench import bootstrap, checkpoints, diversity, metrics, plugins, results, samples, settings, speed, training
 from colorbench.colorizer import Colorizer
 from colorbench.datasets import Dataset
+from colorbench.errors import UsageError, UserError
 from colorbench.evaluate import evaluate
 
 EVALUATION_RULE = (
@@ -31,6 +33,32 @@ def _resumable(out_dir: Path, identity: dict) -> str | None:
         if record and {k: v for k, v in record.items() if k != "run_id"} == identity:
             return record["run_id"]
     return None
+
+
+def check_settings(cls: type[Colorizer], *, profile: str, size: int, overrides: dict) -> None:
+    """Build the method with ``overrides``, make its optimisers and colourize one
+    blank image, on the CPU: a setting it cannot work with (a width of 0, a learning
+    rate below 0, an unknown layer, negative steps) is a UsageError before any training."""
+    colorizer = cls.from_profile(profile, size=size, **overrides)
+
+    def refused(why: str) -> UsageError:
+        return UsageError(f"{cls.name} cannot work with {settings.shown(overrides)} at {size}x{size}: {why}")
+
+    if negative := [f"{p.name} {p.steps}" for p in colorizer.phases() if p.steps < 0]:
+        raise refused(f"steps cannot be negative (phase {', '.join(negative)})")
+    if colorizer.trainable and colorizer.config.batch_size < 1:
+        raise refused("batch_size must be at least 1")
+    try:
+        if colorizer.trainable:
+            colorizer.setup_training()
+    except UserError:
+        raise  # not a setting's doing (VGG weights that cannot be had offline...)
+    except Exception as e:
+        raise refused(settings.reason(e)) from None
+    try:
+        colorizer.colorize(torch.zeros(1, 1, size, size), reference=torch.zeros(1, 2, size, size) if cls.hint else None)
+    except Exception as e:  # non-finite colours from a network just built are a setting's doing too
+        raise refused(settings.reason(e)) from None
 
 
 def run(
@@ -61,6 +89,10 @@ def run(
     training.seed_everything(seed)
     colorizer = cls.from_profile(profile, size=data.size, **(overrides or {})).to(device)
     config = dataclasses.asdict(colorizer.config)
+    try:  # known now, not after training: a diverged run's result must be writable too
+        results.dumps({"config": config})
+    except (TypeError, ValueError) as e:
+        raise UserError(f"{cls.name}'s config cannot be recorded in a result ({e}): every setting must be finite JSON") from None
     identity = {"plugin": cls.name, "plugin_version": cls.version, "dataset": data.name, "size": data.size, "profile": profile, "seed": seed, "config": config}
     run_id = _resumable(out_dir, identity) if resume else None
     if resume and run_id is None and colorizer.trainable:
@@ -120,7 +152,7 @@ def run(
     scored = evaluate(colorizer, data.test, seed=seed, n_samples=n_samples)
     timing = speed.measure(colorizer, data, seed=seed)
     if not timing["training"].get("applicable", True) and timing["training"]["reason"].startswith("could not"):
-        console.print(f"[yellow]warning:[/] {cls.name}: training speed {timing['training']['reason']}", highlight=False)
+        console.print(Text.assemble(("warning:", "yellow"), f" {cls.name}: training speed {timing['training']['reason']}"), highlight=False)
     result["protocol"]["dataset"].update(
         scored=scored["scored"],
         excluded=scored["excluded"]["count"],

@@ -8,6 +8,7 @@ starting point) and a test that trains it, colourizes and round-trips a checkpoi
 from __future__ import annotations
 
 import keyword
+import os
 import re
 from pathlib import Path
 from string import Template
@@ -147,13 +148,13 @@ def render(name: str, into: Path) -> Path:
     """Write the package for method ``name`` into ``into/colorbench-NAME``; returns it."""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or keyword.iskeyword(name):
         raise UsageError(f"plugin name {name!r} must be lower-case letters, digits and _ (a Python identifier), like my_method")
-    from colorbench import plugins
+    from colorbench import outputs, plugins
 
     if name in plugins.colorizers():
         raise UsageError(f"a colourizer named {name!r} is already registered; pick another name")
     dist = name.replace("_", "-")
-    root = Path(into) / f"colorbench-{dist}"
-    if root.exists():
+    root = outputs.check_folder(into, "--into") / f"colorbench-{dist}"
+    if os.path.lexists(root):
         raise UserError(f"{root} already exists; nothing was written (remove it or pick another --into)")
     fields = {"name": name, "dist": dist, "cls": "".join(part.title() for part in name.split("_"))}
     files = {
@@ -162,8 +163,4 @@ def render(name: str, into: Path) -> Path:
         f"tests/test_{name}.py": TEST,
         "README.md": README,
     }
-    for relative, template in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(template.substitute(fields))
-    return root
+    return outputs.write_folder(root, {relative: template.substitute(fields).encode() for relative, template in files.items()})

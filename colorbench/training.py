@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 from colorbench.colorizer import Colorizer
 from colorbench.datasets import Dataset
@@ -146,8 +147,8 @@ def train(
     good = capture(colorizer, step, remedies)  # what a divergence rolls back to
 
     progress = Progress(
-        TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[losses]}  {task.fields[speed]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+        TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[losses]}  {task.fields[speed]}", markup=False), TimeElapsedColumn(), TimeRemainingColumn(),
         console=console,
     )
     tasks, losses_of, seconds_of = {}, {}, {}
@@ -179,7 +180,7 @@ def train(
                     for group in opt.param_groups:
                         group["lr"] *= 0.5 ** (len(remedies) - len(good["remedies"]))
                 step = good["step"]
-                console.print(f"[yellow]warning:[/] {e} at step {remedies[-1]['step']}: rolled back to step {step}, learning rates halved", highlight=False)
+                console.print(Text.assemble(("warning:", "yellow"), f" {e} at step {remedies[-1]['step']}: rolled back to step {step}, learning rates halved"), highlight=False)
                 progress.update(tasks[i], completed=max(step - bounds[i], 0))
                 continue
             step += 1

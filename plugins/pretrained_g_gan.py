@@ -53,7 +53,7 @@ What it chooses, and why:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -132,6 +132,7 @@ class ResidualUNet(nn.Module):
 
 @dataclass
 class PretrainedGGANConfig(GANConfig):
+    steps: int = field(default=0, metadata={"derived": "pretrain_steps + gan_steps"})
     z_dim: int = 0  # deterministic generator: no noise
     n_down: int = 3  # stride-2 stages: the residual blocks work at S / 8
     n_res: int = 3  # residual blocks at the bottom
@@ -139,7 +140,8 @@ class PretrainedGGANConfig(GANConfig):
     gan_steps: int = 0  # phase 2: G and D, GAN + lambda L1 (the seed's 100 epochs at full)
 
     def __post_init__(self):
-        # `steps` is the total, derived so the record shows it; set the phases' own fields.
+        # `steps` is the total, derived so the record shows it; the phases' own fields
+        # are what one sets (`from_profile` and --set refuse `steps`).
         self.steps = self.pretrain_steps + self.gan_steps
 
 

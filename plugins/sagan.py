@@ -257,6 +257,7 @@ def hinge_critic_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
 # ------------------------------------------------------------------ the method
 @dataclass
 class SAGANConfig(TrainConfig):
+    steps: int = field(default=0, metadata={"derived": "pretrain_steps + cycles x (critic_steps + gan_steps)"})
     ngf: int = 64  # generator width at full resolution (narrower than DeOldify's ResNet U-Net)
     depth: int = 5  # stride-2 halvings in G (ResNet's stride 32), stopping at 4x4
     attention_stride: int = 4  # G's self-attention after the decoder block at this stride
@@ -281,7 +282,8 @@ class SAGANConfig(TrainConfig):
 
     def __post_init__(self):
         self.pretrain_betas, self.gan_betas = tuple(self.pretrain_betas), tuple(self.gan_betas)  # lists, from JSON
-        # `steps` is the total, derived so the record shows it; set the phases' own fields.
+        # `steps` is the total, derived so the record shows it; the phases' own fields
+        # are what one sets (`from_profile` and --set refuse `steps`).
         self.steps = self.pretrain_steps + max(1, self.cycles) * (self.critic_steps + self.gan_steps)
 
 

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from colorbench import checkpoints, datasets
+from colorbench.errors import UsageError
 from colorbench.evaluate import evaluate
 from colorbench.lab import rgb_to_normalized
 from colorbench.metrics import to_uint8
@@ -46,7 +47,7 @@ def test_generator_takes_the_histogram_at_its_bottleneck_and_D_sees_L_and_ab():
     assert isinstance(D, PatchDiscriminator) and D.model[0].in_channels == 3
     assert (model.config.l1_weight, model.config.lr, model.config.beta1, model.config.beta2) == (100.0, 2e-4, 0.5, 0.999)
     assert model.hint and not model.stochastic
-    with pytest.raises(ValueError, match="no bottleneck noise"):
+    with pytest.raises(UsageError, match="no bottleneck noise"):  # a setting: the user's mistake
         _tiny(z_dim=5)
 
 

@@ -142,3 +142,28 @@ def test_a_plugin_whose_hook_raises_is_skipped(cli):
     finally:
         plugins.pm.unregister(name="raises")
         plugins.broken.pop("raises", None)
+
+
+@pytest.mark.parametrize("bad", ["ev[/x]il", "a/b", "Upper", "with space", "x" * 65, "", "ünï", "`tick`", "1st"])
+def test_a_method_with_an_unsafe_name_is_refused_and_the_rest_works(cli, bad):
+    """A name becomes part of file names, terminal markup and markdown: only
+    lower-case letters, digits and _ are registered."""
+    from tests.helpers import Sepia
+
+    Evil = type("Evil", (Sepia,), {"name": bad})
+
+    class Registers:
+        @colorbench.hookimpl
+        def register_colorizers(self, register):
+            register(Evil)
+
+    plugins.pm.register(Registers(), name="evil_test")
+    try:
+        assert bad not in plugins.colorizers() and "unet_cgan" in plugins.colorizers()
+        assert "is not lower-case letters" in plugins.broken["evil_test"]
+        result = cli("run", "--plugin", bad, "--profile", "smoke")
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+    finally:
+        plugins.pm.unregister(name="evil_test")
+        plugins.broken.pop("evil_test", None)

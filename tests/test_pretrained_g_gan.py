@@ -5,6 +5,7 @@ from torch import nn
 
 from colorbench import datasets, lab, training
 from colorbench.colorizer import PROFILES
+from colorbench.errors import UsageError
 from colorbench.networks import PatchDiscriminator
 from colorbench.plugins import get_colorizer
 from colorbench_plugins.pretrained_g_gan import ResidualBlock, ResidualUNet, from_unit, to_unit
@@ -58,7 +59,7 @@ def test_generator_rejects_a_size_it_cannot_halve_and_a_code():
         ResidualUNet(size=8, ngf=8, n_down=3)
     with pytest.raises(ValueError):
         ResidualUNet(size=16, ngf=8)(torch.rand(1, 1, 16, 16), torch.randn(1, 4))
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError, match="z_dim must be 0"):  # a setting: the user's mistake
         _small(z_dim=10)
 
 

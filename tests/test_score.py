@@ -152,3 +152,19 @@ def test_missing_folder_is_a_usage_error(cli, tmp_path):
     result = cli("score", tmp_path / "nope", tmp_path)
     assert result.exit_code == 2
     assert "does not exist" in result.stderr
+
+
+def test_a_grayscale_ground_truth_is_named_and_strict_refuses_it(cli, folders, tmp_path):
+    loose = cli("score", folders / "test", folders / "pred")
+    assert loose.exit_code == 0, loose.output
+    assert "1 grayscale ground-truth image(s) excluded from scoring: dogs/gray.png" in loose.stdout
+    strict = cli("score", folders / "test", folders / "pred", "--strict", "--out", tmp_path / "out.json")
+    assert strict.exit_code == 1
+    assert "--strict: 1 ground-truth image(s) would not be scored" in strict.stderr and "dogs/gray.png" in strict.stderr
+    assert strict.stdout == "" and not (tmp_path / "out.json").exists()
+
+
+def test_strict_scores_when_every_image_is_scored(cli, tmp_path):
+    gt, pred = _problem_folders(tmp_path, "none")
+    scored = _strict_json(cli("score", gt, pred, "--strict", "--json"))
+    assert scored["protocol"]["dataset"]["scored"] == 3 and scored["protocol"]["dataset"]["excluded"] == 0

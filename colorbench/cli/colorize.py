@@ -6,25 +6,35 @@ from typing import Annotated, Optional
 import typer
 
 from colorbench.cli.output import JsonOption, emit, exit_after_output, stderr, stdout, use_json, warn
+from colorbench.cli.run import MAX_SEED
 from colorbench.errors import UsageError, UserError
+from colorbench.outputs import NAMING_RULE
 
 
 def colorize(
     inputs: Annotated[list[Path], typer.Argument(help="Image files and/or directories of images.", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the colourized PNGs.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help=f"Folder for the colourized PNGs, outside every input. {NAMING_RULE}")],
     plugin: Annotated[Optional[str], typer.Option("--plugin", "-p", help="The method (default: the checkpoint's).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Weights (.safetensors) saved by `colorbench run`.")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
-    seed: Annotated[int, typer.Option(help="Noise seed for stochastic methods.")] = 0,
+    seed: Annotated[int, typer.Option(help="Noise seed for stochastic methods.", min=0, max=MAX_SEED)] = 0,
     reference: Annotated[
         Optional[Path], typer.Option(help="For a method with a hint (histogram_cgan): the image whose colours every input gets.")
     ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace outputs that already exist in --out.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Colourize images of any size (colour input is reduced to its L first); PNGs at the input's size."""
-    from colorbench import checkpoints, devices, images, plugins
+    """Colourize images of any size (colour input is reduced to its L first); PNGs at the input's size.
+
+    Nothing is written if --out is, contains or lies inside an input, if
+    two images would get one output name, or if an output already exists
+    (unless --overwrite)."""
+    from colorbench import checkpoints, devices, images, outputs, plugins
 
     use_json(json_output)
+    protected = [*inputs, *([reference] if reference is not None else [])]
+    unreadable: list[str] = []  # folders that cannot be listed: named and counted as failures, never dropped
+    jobs = outputs.plan(out, images.expand_inputs(inputs, unreadable=unreadable), inputs=protected, overwrite=overwrite)
     dev = devices.pick(device)
     if checkpoint is not None:
         colorizer = checkpoints.load(checkpoint, plugin=plugin, device=dev)
@@ -44,11 +54,14 @@ def colorize(
     except UserError as e:
         raise UserError(f"--reference {e}") from None
 
-    written, failed = [], []
-    for source, name in images.expand_inputs(inputs):
+    written = []
+    failed = [{"input": entry.partition(": ")[0], "error": entry} for entry in unreadable]
+    for entry in unreadable:
+        warn(entry)
+    for source, target in jobs:
         try:
             result = images.colorize_array(colorizer, images.read_rgb(source), seed=seed, reference=ref_ab)
-            written.append(str(images.write_png(out / name, result)))
+            written.append(str(images.write_png(target, result)))
         except UserError as e:
             failed.append({"input": str(source), "error": str(e)})
             warn(str(e))

@@ -5,7 +5,6 @@ from typing import Annotated
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
 from colorbench.cli.output import JsonOption, emit, stdout, use_json
@@ -28,7 +27,7 @@ def compare(
     found = {"a": str(result_a), "b": str(result_b), **found}
 
     def name_of(r: dict, path: Path) -> str:
-        return r.get("plugin", {}).get("name") or path.name
+        return path.name if r.get("kind") == "score" else r["plugin"]["name"] or path.name
 
     def number(v) -> str:
         return "n/a" if v is None else f"{v:.4f}"
@@ -36,7 +35,7 @@ def compare(
     def render():
         title = f"B - A on {found['images']} image(s): A = {name_of(a, result_a)}, B = {name_of(b, result_b)}"
         table = Table(
-            "metric", "A", "B", "B - A", "95% interval", "better", title=escape(title), title_justify="left",
+            "metric", "A", "B", "B - A", "95% interval", "better", title=title, title_justify="left",
             box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True,
         )
         for name, m in found["metrics"].items():

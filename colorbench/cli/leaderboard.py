@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
 from colorbench.cli.output import JsonOption, emit, stdout, use_json, warn
@@ -68,12 +67,12 @@ def leaderboard(
             t = t[board.TERMINAL_COLUMNS].assign(params=t["params"].map(lambda n: f"{n / 1e6:.1f}M"))
             # borderless, two spaces between columns: fits 80 columns with a "(hint)" name
             table = Table(
-                *t.columns, title=escape(key), title_justify="left", box=box.SIMPLE_HEAD,
+                *t.columns, title=key, title_justify="left", box=box.SIMPLE_HEAD,
                 show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True,
             )
             digits = [board.DIGITS.get(c.removesuffix(" ↑").removesuffix(" ↓")) for c in t.columns]
             for row in t.itertuples(index=False):
-                table.add_row(*(escape(_cell(v, d)) for v, d in zip(row, digits)))
+                table.add_row(*(_cell(v, d) for v, d in zip(row, digits)))
             stdout.print(table)
         if not df.empty:
             hinted = "(hint): given a hint at test time. " if df["hint"].notna().any() else ""

@@ -1,6 +1,5 @@
 """colorbench list: the registered colourizers."""
 
-from rich.markup import escape
 from rich.table import Table
 
 from colorbench.cli.output import JsonOption, emit, stdout, use_json
@@ -19,7 +18,7 @@ def list_colorizers(json_output: JsonOption = False) -> None:
     def render():
         table = Table("name", "description", "paper / seed", "stochastic", title="colourizers")
         for r in rows:
-            table.add_row(*(escape(str(r[k])) for k in ("name", "description", "paper")), "yes" if r["stochastic"] else "no")
+            table.add_row(*(str(r[k]) for k in ("name", "description", "paper")), "yes" if r["stochastic"] else "no")
         stdout.print(table)
 
     emit({"colorizers": rows}, json_output, render)

@@ -22,5 +22,5 @@ def new_plugin(
     emit(
         {"package": str(root), "next": steps},
         json_output,
-        lambda: stdout.print(f"wrote {root}\nnext:\n" + "\n".join(f"  {s}" for s in steps), highlight=False, markup=False),
+        lambda: stdout.print(f"wrote {root}\nnext:\n" + "\n".join(f"  {s}" for s in steps), highlight=False),
     )

@@ -1,7 +1,7 @@
 """colorbench plugins: installed plugin packages, their versions and hooks, and which are broken."""
 
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from colorbench.cli.output import JsonOption, emit, stdout, use_json
 
@@ -19,7 +19,7 @@ def list_plugins(json_output: JsonOption = False) -> None:
         for r in rows:
             status = r["status"] if not r["error"] else f"broken: {r['error']}"
             colour = {"loaded": "green", "disabled": "yellow"}.get(r["status"], "red")
-            table.add_row(*(escape(str(r[k] or "")) for k in ("name", "distribution", "version")), escape(", ".join(r["hooks"])), f"[{colour}]{escape(status)}[/]")
+            table.add_row(*(str(r[k] or "") for k in ("name", "distribution", "version")), ", ".join(r["hooks"]), Text(status, style=colour))
         stdout.print(table)
 
     emit({"plugins": rows}, json_output, render)

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich import box
-from rich.markup import escape
+from rich.text import Text
 from rich.table import Table
 
 from colorbench.cli.output import JsonOption, emit, exit_after_output, stderr, stdout, use_json, warn
@@ -17,6 +17,9 @@ def diversity_threshold() -> float:
     from colorbench.diversity import NOISE_IGNORED_LPIPS
 
     return NOISE_IGNORED_LPIPS
+
+
+MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
 
 
 class Profile(str, Enum):
@@ -34,7 +37,7 @@ def run(
     profile: Annotated[
         Profile, typer.Option(help="Training budget: smoke (seconds), quick (minutes on a CPU), full (the paper's scale).")
     ] = Profile.quick,
-    seed: Annotated[int, typer.Option(help="Seeds weights, noise and crops: a CPU run is repeatable.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seeds weights, noise and crops: a CPU run is repeatable.", min=0, max=MAX_SEED)] = 0,
     device: Annotated[str, typer.Option(help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")] = "auto",
     size: Annotated[Optional[int], typer.Option(help="Working size in pixels (a power of two); default: the dataset's.")] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="Where a downloadable dataset is (or goes).")] = None,
@@ -46,7 +49,7 @@ def run(
     checkpoint_every: Annotated[
         int, typer.Option(help="Save the training state every N steps (0: every 10 minutes of training).", min=0)
     ] = 0,
-    strict: Annotated[bool, typer.Option(help="Refuse a dataset with unreadable images instead of skipping them.")] = False,
+    strict: Annotated[bool, typer.Option(help="Refuse a dataset with unreadable images or folders instead of skipping them.")] = False,
     samples: Annotated[
         Optional[int],
         typer.Option(help="Samples per test image to measure a stochastic method's diversity (default: 3 at smoke, 8 otherwise).", min=1),
@@ -58,7 +61,7 @@ def run(
 
     A method that fails is recorded as an error row and the others go on; the exit
     status is then 1."""
-    from colorbench import datasets, devices, plugins, runner
+    from colorbench import datasets, devices, outputs, plugins, runner
     from colorbench.cli.output import invocation
     from colorbench.errors import UsageError, UserError
 
@@ -66,19 +69,24 @@ def run(
     if all_methods == (plugin is not None):
         raise UsageError("name the method(s) with --plugin NAME[,NAME...], or pass --all")
     names = sorted(plugins.colorizers()) if all_methods else [n.strip() for n in plugin.split(",") if n.strip()]
+    if not names:
+        raise UsageError(f"--plugin {plugin!r} names no method; see `colorbench list`")
     classes = [plugins.get_colorizer(n) for n in names]  # every name checked before anything runs
     if settings and len(classes) != 1:
         raise UsageError("--set applies to one method: run the others separately")
     overrides = classes[0].parse_overrides(settings) if settings else {}
     if baseline and "gray" not in names:
         classes.append(plugins.get_colorizer("gray"))
+    outputs.check_folder(out)  # now, not after hours of training
     dev = devices.pick(device)
     data = datasets.load(dataset, size=size, data_dir=data_dir, seed=seed)
+    if overrides:  # a setting the method cannot work with: refused now, not as a failed run
+        runner.check_settings(classes[0], profile=profile.value, size=data.size, overrides=overrides)
     if skipped := data.card.get("unreadable_skipped"):
         listed = "; ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
         if strict:
-            raise UserError(f"--strict: {len(skipped)} unreadable image(s) in {data.name}: {listed}")
-        warn(f"skipped {len(skipped)} unreadable image(s): {listed}")
+            raise UserError(f"--strict: {len(skipped)} unreadable image(s) or folder(s) in {data.name}: {listed}")
+        warn(f"skipped {len(skipped)} unreadable image(s) or folder(s): {listed}")
     stderr.print(
         f"{data.name}: {len(data.train)} training items, {len(data.test)} test images at {data.size}x{data.size}; "
         f"profile {profile.value}, seed {seed}, device {dev}",
@@ -129,7 +137,7 @@ def run(
             m = r["metrics"]
             name = r["plugin"]["name"] + (" (hint)" if r["plugin"].get("hint") else "")
             table.add_row(
-                escape(name), number(m["psnr"], 2), f"{m['ssim']:.4f}", number(m["lpips"], 4), f"{m['colourfulness']:.2f}",
+                name, number(m["psnr"], 2), f"{m['ssim']:.4f}", number(m["lpips"], 4), f"{m['colourfulness']:.2f}",
                 f"{m['delta_colourfulness']:.2f}", spread(r), f"{r['training']['seconds']:.1f}",
             )
         stdout.print(table)
@@ -151,7 +159,7 @@ def run(
             if left := r.get("left_out_of_mean", {}).get("psnr"):
                 stdout.print(f"{r['plugin']['name']}: {left['count']} image(s) identical to the truth left out of the PSNR mean (PSNR = +inf).")
             if reason := r.get("not_computed", {}).get("lpips"):
-                stdout.print(f"{r['plugin']['name']}: LPIPS not computed: {escape(reason)}")
+                stdout.print(f"{r['plugin']['name']}: LPIPS not computed: {reason}")
             if r["diversity"].get("noise_ignored"):
                 stdout.print(f"{r['plugin']['name']}: its samples barely differ: the method ignores its noise.")
         for r in done:
@@ -160,7 +168,7 @@ def run(
     def render_all():
         render()
         for f in failed:
-            stdout.print(f"[red]{escape(f['plugin'])}: {f['status']}[/]: {escape(f['error'])}", highlight=False)
+            stdout.print(Text.assemble((f"{f['plugin']}: {f['status']}", "red"), f": {f['error']}"), highlight=False)
 
     emit(
         {"results": [{k: v for k, v in r.items() if k != "per_image"} for r in done], "failed": failed},

@@ -4,7 +4,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from colorbench.cli.output import JsonOption, emit, exit_after_output, stderr, stdout, use_json
@@ -16,25 +15,29 @@ def score(
     ground_truth: Annotated[Path, typer.Argument(help="Folder of ground-truth images.", show_default=False)],
     predictions: Annotated[Path, typer.Argument(help="Folder of colourized images, paired by relative path without suffix.", show_default=False)],
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Also write the full result (per-image values too) to this JSON file, for `colorbench compare`.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace the --out file if it exists.")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
+    strict: Annotated[bool, typer.Option(help="Refuse to score unless every image is scored (no grayscale ground truth left out).")] = False,
     json_output: JsonOption = False,
 ) -> None:
     """Score any colourized images (PSNR, SSIM, LPIPS, colourfulness) against ground truth, as `run` does.
 
     GT/cat/1.jpg pairs with PRED/cat/1.png. Images are scored at their own size.
-    Grayscale ground truths are left out and counted. Anything missing, extra,
-    unreadable or of a mismatched size is listed and nothing is scored."""
+    Grayscale ground truths are left out, counted and named (--strict refuses
+    them). Anything missing, extra, unreadable (a folder too) or of a mismatched
+    size is listed and nothing is scored."""
     from datetime import datetime, timezone
 
     import colorbench
-    from colorbench import bootstrap, devices, metrics, results
-    from colorbench.files import write_atomic
+    from colorbench import bootstrap, devices, metrics, outputs, results
     from colorbench.folder_scoring import EVALUATION_RULE, PAIRING_RULE, ScoreProblems, score_folders
 
     use_json(json_output)
+    if out is not None:
+        outputs.check_file(out, overwrite=overwrite)
     dev = devices.pick(device)
     try:
-        scored = score_folders(ground_truth, predictions, device=dev)
+        scored = score_folders(ground_truth, predictions, device=dev, strict=strict)
     except ScoreProblems as e:
         problems = e.problems.as_dict()
         if json_output:
@@ -43,7 +46,7 @@ def score(
             for kind, items in problems.items():
                 stderr.print(f"{kind.replace('_', ' ')} ({len(items)}):", highlight=False)
                 for item in items[:_SHOWN_PER_KIND]:
-                    stderr.print(f"  {escape(item)}", highlight=False, soft_wrap=True)
+                    stderr.print(f"  {item}", highlight=False, soft_wrap=True)
                 if len(items) > _SHOWN_PER_KIND:
                     stderr.print(f"  ... and {len(items) - _SHOWN_PER_KIND} more (--json lists all)", highlight=False)
         exit_after_output(str(e))
@@ -81,7 +84,7 @@ def score(
         "per_image": scored["per_image"],
     }
     if out is not None:
-        write_atomic(out, results.dumps(result))
+        outputs.write(out, results.dumps(result))
         result["file"] = str(out)
         stderr.print(f"result: {out}", highlight=False)
 
@@ -97,10 +100,12 @@ def score(
             )
         stdout.print(table)
         if data["excluded"]:
-            stdout.print(f"{data['excluded']} grayscale ground-truth image(s) excluded from scoring.")
+            ids = data["excluded_ids"]
+            listed = ", ".join(ids[:_SHOWN_PER_KIND]) + (f" and {len(ids) - _SHOWN_PER_KIND} more" if len(ids) > _SHOWN_PER_KIND else "")
+            stdout.print(f"{data['excluded']} grayscale ground-truth image(s) excluded from scoring: {listed}", highlight=False, soft_wrap=True)
         if left := result["left_out_of_mean"].get("psnr"):
             stdout.print(f"{left['count']} image(s) identical to the truth left out of the PSNR mean (PSNR = +inf).")
         if reason := result["not_computed"].get("lpips"):
-            stdout.print(f"LPIPS not computed: {escape(reason)}")
+            stdout.print(f"LPIPS not computed: {reason}")
 
     emit({k: v for k, v in result.items() if k != "per_image"}, json_output, render)
