@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 
 import colorbench
-from colorbench import schemas, settings
+from colorbench import schemas, settings, state_dicts
 from colorbench.colorizer import Colorizer
 from colorbench.errors import UsageError, UserError
 from colorbench.files import sha256, write_atomic
@@ -61,12 +61,12 @@ def read_config(path: Path) -> dict:
         raise UserError(f"checkpoint {path} not found; train one with `colorbench run --plugin NAME`, which prints its path")
     meta_path = config_path(path)
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = schemas.parse_json(meta_path.read_bytes())
     except FileNotFoundError:
         raise UserError(f"{meta_path} is missing: a checkpoint needs the JSON config saved beside its weights") from None
     except OSError as e:
         raise UserError(f"{meta_path} cannot be read ({e.strerror or e})") from None
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+    except schemas.SchemaError as e:
         raise UserError(f"{meta_path} is not valid JSON ({e}); restore it from where the checkpoint came from") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise UserError(f"{meta_path} is not a colorbench checkpoint config")
@@ -90,9 +90,8 @@ def _weights(path: Path, meta: dict) -> dict[str, torch.Tensor]:
             f"checkpoint {path} is not the weights its {config_path(path).name} was saved with (sha256 differs): "
             "it was changed or damaged; restore both files from where the checkpoint came from"
         )
-    for name, tensor in state.items():
-        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise UserError(f"checkpoint {path} holds non-finite weights (NaN or infinity) in {name}; retrain it with `colorbench run`")
+    if name := state_dicts.non_finite(state):
+        raise UserError(f"checkpoint {path} holds non-finite weights (NaN or infinity) in {name}; retrain it with `colorbench run`")
     return state
 
 
@@ -123,17 +122,29 @@ def load(path: Path, *, plugin: str | None = None, device: torch.device | str = 
     except (TypeError, ValueError) as e:
         raise UserError(f"checkpoint {path} has a config that {cls.name} {cls.version} does not know ({e}); it was made by another version") from None
     state = _weights(path, meta)
+    try:  # the network's shapes alone, on no memory: a config of absurd widths or size is refused by them
+        with torch.device("meta"):
+            shapes = cls(config, size=meta["size"]).nets.state_dict()
+    except Exception:  # a method that cannot be built without memory: the real build below says what is wrong
+        shapes = None
+    if shapes is not None:
+        _check_fits(path, cls.name, shapes, state)
     try:
         colorizer = cls(config, size=meta["size"])
     except (RuntimeError, ValueError, TypeError, OverflowError, MemoryError) as e:  # a negative width, an overflowing one...
         first = (str(e).splitlines() or [""])[0]
         raise UserError(f"{config_path(path)}: its config does not make a {cls.name} network ({type(e).__name__}: {first})") from None
-    try:
-        colorizer.nets.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        first = str(e).splitlines()[1].strip() if "\n" in str(e) else str(e)
-        raise UserError(f"checkpoint {path} does not match plugin {cls.name}: {first}") from None
+    _check_fits(path, cls.name, colorizer.nets.state_dict(), state)
+    colorizer.nets.load_state_dict(state, strict=True)
     return colorizer.to(device)
+
+
+def _check_fits(path: Path, plugin: str, network: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> None:
+    if problems := state_dicts.differences(network, state):
+        raise UserError(
+            f"checkpoint {path} does not match plugin {plugin} as {config_path(path).name} configures it: "
+            f"weights {'; '.join(problems)}; restore both files from where the checkpoint came from"
+        )
 
 
 # ------------------------------------------------------------------ training state
@@ -153,9 +164,15 @@ def _flatten(obj, tensors: dict, prefix: str):
     return obj
 
 
-def _unflatten(tree, tensors: dict):
+def _unflatten(tree, tensors: dict | None):
+    """The inverse of `_flatten`; with ``tensors`` None (the JSON read alone) a
+    tensor is None, else one the JSON names and ``tensors`` lacks raises KeyError."""
     if isinstance(tree, dict) and "__tensor__" in tree:
-        return tensors.get(tree["__tensor__"])  # None when only the JSON was read
+        if tensors is None:
+            return None
+        if tree["__tensor__"] not in tensors:
+            raise KeyError(f"tensor {tree['__tensor__']} is missing")
+        return tensors[tree["__tensor__"]]
     if isinstance(tree, dict) and "__items__" in tree:
         return {k: _unflatten(v, tensors) for k, v in tree["__items__"]}
     if isinstance(tree, list):
@@ -195,20 +212,53 @@ def remove_training_state(path: Path) -> None:
         old.unlink(missing_ok=True)
 
 
-def read_training_state(path: Path) -> dict:
-    path = Path(path)
+def unusable_state(json_path: Path, why: str) -> UserError:
+    return UserError(f"cannot resume from {json_path}: {why}; delete it to start afresh")
+
+
+def _state_json(json_path: Path) -> dict:
+    """A training state's JSON, checked (`schemas.check_training_state`)."""
     try:
-        saved = json.loads(training_state_json(path).read_text())
+        saved = schemas.parse_json(json_path.read_bytes())
+    except OSError as e:
+        raise unusable_state(json_path, f"it cannot be read ({e.strerror or e})") from None
+    except schemas.SchemaError as e:
+        raise unusable_state(json_path, f"it is not valid JSON ({e})") from None
+    try:
+        schemas.check_training_state(saved, json_path.name.removesuffix(".json"))
+    except schemas.SchemaError as e:
+        raise unusable_state(json_path, str(e)) from None
+    return saved
+
+
+def read_training_state(path: Path) -> dict:
+    """The state `write_training_state` saved at ``path``. A file that is not one
+    (damaged, hand-edited, naming tensors of another step or outside its folder)
+    raises `UserError` naming it; whether the state fits the method is
+    `colorbench.training.check_state`'s to say."""
+    path = Path(path)
+    json_path = training_state_json(path)
+    saved = _state_json(json_path)
+    try:
         tensors = load_file(path.with_name(saved["tensors"]))
-    except (OSError, KeyError, json.JSONDecodeError, SafetensorError) as e:
-        raise UserError(f"cannot resume from {training_state_json(path)}: {e}; delete it to start afresh") from None
-    return _unflatten(saved["state"], tensors)
+    except (OSError, SafetensorError) as e:
+        raise unusable_state(json_path, f"its tensors {saved['tensors']} cannot be read ({e})") from None
+    try:
+        state = _unflatten(saved["state"], tensors)
+    except (KeyError, TypeError, ValueError, RecursionError) as e:
+        raise unusable_state(json_path, f"state: {e.args[0] if isinstance(e, KeyError) else e}") from None
+    if saved["tensors"] != f"{path.name}.step{state.get('step')}.safetensors":
+        raise unusable_state(json_path, f"tensors: {saved['tensors']} are not those of the step the state is at ({state.get('step')!r})")
+    return state
 
 
 def read_training_run(path: Path) -> dict | None:
-    """The ``run`` record of a training state (which run it belongs to), from its
-    JSON alone; None when the file is unreadable."""
+    """The ``run`` record of a training state's JSON (which run it belongs to);
+    None when it has none. A file that is not a training state raises `UserError`:
+    passed over unsaid, it would start the run afresh."""
+    path = Path(path)
     try:
-        return _unflatten(json.loads(Path(path).read_text())["state"], {}).get("run")
-    except (OSError, KeyError, TypeError, json.JSONDecodeError, AttributeError):
-        return None
+        run = _unflatten(_state_json(path)["state"], None).get("run")
+    except (KeyError, TypeError, ValueError, RecursionError) as e:
+        raise unusable_state(path, f"state: {e}") from None
+    return run if isinstance(run, dict) else None

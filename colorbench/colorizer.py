@@ -49,7 +49,7 @@ class Colorizer:
 
     name: ClassVar[str]
     description: ClassVar[str]  # one line
-    paper: ClassVar[str]  # the seed or paper it implements, with sections
+    paper: ClassVar[str]  # the paper it implements (authors, title, year), with sections
     stochastic: ClassVar[bool] = False  # samples differ for different noise
     hint: ClassVar[str | None] = None  # what it needs besides L at test time, e.g. a reference image
     version: ClassVar[str] = "1"  # bump on any change that moves its numbers
@@ -173,15 +173,30 @@ class Colorizer:
         if self.hint and reference is None:
             raise ValueError(f"{self.name} needs a reference ({self.hint})")
         self.nets.eval()
+        from colorbench.errors import UserError
+
+        def checked(ab) -> torch.Tensor:
+            """predict's result if it is ab for each L: a floating (B, 2, H, W) tensor on
+            L's device. A plugin's slip is named here, not as a broadcasting error in scoring."""
+            said, contract = f"method {self.name}'s predict returned", "ab for each L (see CONTRIBUTING.md)"
+            expected = (len(L), 2, *L.shape[2:])
+            if not isinstance(ab, torch.Tensor):
+                raise UserError(f"{said} a {type(ab).__name__}; expected a floating tensor of shape {expected}: {contract}")
+            if tuple(ab.shape) != expected:
+                raise UserError(f"{said} shape {tuple(ab.shape)}; expected {expected}: {contract}")
+            if not ab.is_floating_point():
+                raise UserError(f"{said} a {ab.dtype} tensor; expected a floating one: {contract}")
+            if ab.device != L.device:
+                raise UserError(f"{said} a tensor on {ab.device}; expected one on L's device, {L.device}: {contract}")
+            return ab
+
         noise = torch.Generator(device=L.device).manual_seed(seed)
         hints = {"reference": reference} if self.hint else {}
         if self.stochastic:
-            ab = torch.stack([self.predict(L, noise, **hints) for _ in range(n_samples)])
+            ab = torch.stack([checked(self.predict(L, noise, **hints)) for _ in range(n_samples)])
         else:
-            ab = self.predict(L, noise, **hints).unsqueeze(0)
+            ab = checked(self.predict(L, noise, **hints)).unsqueeze(0)
         if not torch.isfinite(ab).all():  # damaged weights: never a black image passed off as colours
-            from colorbench.errors import UserError
-
             raise UserError(f"{self.name} predicted non-finite colours (NaN or infinity): its weights are damaged or its training diverged")
         return ab if self.stochastic else ab.expand(n_samples, -1, -1, -1, -1)
 

@@ -19,10 +19,12 @@ from torch.utils.data import Dataset as TorchDataset
 
 import colorbench
 from colorbench.errors import UsageError, UserError
-from colorbench.imagefile import load_rgb, scan
+from colorbench.imagefile import UnreadableImage, load_rgb, scan
 
 MIN_SIZE = 16  # the smallest working size
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+# Photographs in formats colorbench does not read: named as skipped, never passed over unseen.
+OTHER_IMAGE_SUFFIXES = {".gif", ".jfif", ".jpe", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".jp2", ".j2k", ".heic", ".heif", ".avif", ".jxl", ".psd", ".apng", ".qoi"}
 
 
 @dataclass
@@ -46,6 +48,8 @@ def load(spec: str, *, size: int | None = None, data_dir: Path | None = None, se
     entry = plugins.get_dataset(name)
     if size is not None and (size < MIN_SIZE or size & (size - 1)):
         raise UsageError(f"--size {size} is not a power of two from {MIN_SIZE} up (U-Net generators halve it down to 1x1)")
+    if data_dir is not None and Path(data_dir).expanduser().exists() and not Path(data_dir).expanduser().is_dir():
+        raise UsageError(f"--data-dir {data_dir} is a file; pass the folder that holds (or will hold) the dataset")
     data = entry.factory(arg or None, size=size, data_dir=data_dir, seed=seed)
     if len(data.test) == 0:
         raise UserError(f"{data.name} has no test images at {data.size}x{data.size}: nothing to score a method on")
@@ -153,6 +157,8 @@ def _scaled(image: torch.Tensor, size: int) -> torch.Tensor:
 def builtin(arg: str | None, *, size: int | None, data_dir: Path | None, seed: int) -> Dataset:
     if arg:
         raise UsageError(f"the builtin dataset takes no argument (got builtin:{arg})")
+    if data_dir is not None:
+        raise UsageError("--data-dir is not read by the builtin dataset (it ships with scikit-image): leave it out")
     size = size or BUILTIN_SIZE
     photos = {n: _skimage_photo(n) for n in (*BUILTIN_TRAIN, *BUILTIN_TEST)}
     # Never enlarged: every training photo must hold a crop, and some test photo one.
@@ -184,8 +190,9 @@ def skimage_version() -> str:
 
 
 # ------------------------------------------------------------------ folder:PATH
-def image_files(root: Path, *, unreadable: list[str] | None = None) -> list[Path]:
-    """Every image file under ``root`` (by suffix, recursively), sorted.
+def image_files(root: Path, *, unreadable: list[str] | None = None, skip: tuple[str, ...] = ()) -> list[Path]:
+    """Every image file under ``root`` (by suffix, recursively; not in its
+    subfolders named in ``skip``), sorted.
 
     A folder that cannot be listed, or an image's name that is no readable file
     (a broken link), is passed over: given a list as ``unreadable``, each is
@@ -193,8 +200,13 @@ def image_files(root: Path, *, unreadable: list[str] | None = None) -> list[Path
     images unnoticed."""
     skipped = [] if unreadable is None else unreadable
     found = []
-    for folder, _, names in os.walk(root, onerror=lambda e: skipped.append(f"{e.filename}: folder cannot be listed ({e.strerror})")):
-        for path in (Path(folder, name) for name in names):
+    for folder, subfolders, names in os.walk(root, onerror=lambda e: skipped.append(f"{e.filename}: folder cannot be listed ({e.strerror})")):
+        if folder == str(root):
+            subfolders[:] = [name for name in subfolders if name not in skip]
+        for path in (Path(folder, name) for name in sorted(names)):
+            if path.suffix.lower() in OTHER_IMAGE_SUFFIXES:
+                skipped.append(f"{path}: a {path.suffix} image; colorbench reads {', '.join(sorted(IMAGE_SUFFIXES))}")
+                continue
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 continue
             try:
@@ -220,7 +232,10 @@ class ImageFiles(TorchDataset):
     def __getitem__(self, i):
         from torchvision.transforms.v2 import functional as F
 
-        image = shorter_side_to(to_float(load_rgb(self.paths[i])), self.size)
+        try:
+            image = shorter_side_to(to_float(load_rgb(self.paths[i])), self.size)
+        except UnreadableImage as e:  # it was read when the dataset was loaded: changed since
+            raise UserError(f"{self.paths[i]}: {e} (it was readable when the dataset was loaded: changed during the run?)") from None
         if self.is_train:
             return random_crop(image, self.size)
         return F.center_crop(image, [self.size]), self.paths[i].relative_to(self.root).as_posix()
@@ -229,14 +244,25 @@ class ImageFiles(TorchDataset):
 def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: int) -> Dataset:
     if not arg:
         raise UsageError("folder needs a path: --dataset folder:PATH")
+    if data_dir is not None:
+        raise UsageError(f"--data-dir is not read by folder:PATH (its images are in {arg}): leave it out")
     root = Path(arg).expanduser()
     if not root.is_dir():
         raise UsageError(f"dataset folder {root} does not exist or is not a directory")
     bad_folders: list[str] = []  # folders that cannot be listed: their images are skipped, and said so
-    if (root / "train").is_dir() and (root / "test").is_dir():
+    outside: list[str] = []  # images beside train/ and test/: not used, and said so
+    has_train, has_test = (root / "train").is_dir(), (root / "test").is_dir()
+    if has_train != has_test:  # a split meant, half of it missing: never a random split of train/ instead
+        present, absent = ("train", "test") if has_train else ("test", "train")
+        raise UsageError(
+            f"{root} has a {present}/ folder but no {absent}/ folder: put the {absent} images in {root / absent} "
+            f"(or rename {present}/ to split every image 80/20 by seed)"
+        )
+    if has_train:
         train_root, test_root = root / "train", root / "test"
         train_files, test_files = image_files(train_root, unreadable=bad_folders), image_files(test_root, unreadable=bad_folders)
         split = "the folder's own train/ and test/ subfolders"
+        outside = list(map(str, image_files(root, unreadable=bad_folders, skip=("train", "test"))))
     else:
         files = image_files(root, unreadable=bad_folders)
         order = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed)).tolist()
@@ -248,13 +274,19 @@ def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: in
     train_sides, bad_train = scan(train_files)
     test_sides, bad_test = scan(test_files)
     train_files, test_files = list(train_sides), list(test_sides)
+    skipped = bad_folders + bad_train + bad_test  # "path: reason", found before training
     if not train_files or not test_files:
         raise UserError(
             f"{root} needs readable images for both training and testing ({len(train_files)} train, {len(test_files)} test found)"
-            + "".join(f"; {b}" for b in bad_folders)
+            + "".join(f"; {b}" for b in skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
         )
     sides = sorted([*train_sides.values(), *test_sides.values()])
     typical = sides[len(sides) // 2]
+    if sides[-1] < MIN_SIZE:  # the smallest working size would enlarge every image
+        raise UserError(
+            f"every image in {root} is smaller than {MIN_SIZE}x{MIN_SIZE}, the smallest working size "
+            f"(the largest shorter side is {sides[-1]} px): colorbench would only enlarge them"
+        )
     if size is None:
         # The largest power of two that fits the typical image, at most 64: CIFAR gives 32.
         size = max(16, min(64, 2 ** int(math.log2(max(1, typical)))))
@@ -270,7 +302,8 @@ def folder(arg: str | None, *, size: int | None, data_dir: Path | None, seed: in
         "preprocessing": f"RGB, resized (antialiased bilinear) so the shorter side is {size}",
         "train_crops": f"random {size}x{size} crops with random horizontal flips",
         "test_crops": f"centre {size}x{size} crop",
-        "unreadable_skipped": bad_folders + bad_train + bad_test,  # "path: reason", found before training
+        "unreadable_skipped": skipped,
+        **({"not_used": outside} if outside else {}),  # images beside train/ and test/
     }
     return Dataset(
         f"folder:{arg}", size, ImageFiles(train_files, train_root, size, True), ImageFiles(test_files, test_root, size, False), card
@@ -303,8 +336,10 @@ def _cifar_official(root: Path, subset: bool):
     try:
         train, test = CIFAR10(root, train=True, download=True), CIFAR10(root, train=False, download=True)
     except Exception as e:  # URLError, socket errors, integrity failures
+        there = root / "cifar-10-batches-py"  # torchvision checks every file's md5 before it reads any
+        found = f"{there} is not the official CIFAR-10 (a file is missing or its md5 differs)" if there.exists() else f"CIFAR-10 is not in {root}"
         raise UserError(
-            f"CIFAR-10 is not in {root} and could not be downloaded ({type(e).__name__}); put the official "
+            f"{found} and could not be downloaded ({type(e).__name__}); put the official "
             "cifar-10-batches-py there, or pass --data-dir DIR holding it"
             + (" (or the PNG subset's train/ and test/ folders)" if subset else "")
         ) from None
@@ -318,17 +353,32 @@ def _cifar_official(root: Path, subset: bool):
 
 def _cifar_png_subset(root: Path):
     """The same subset from PNGs laid out as train/<class>/<batch>_<index>.png and
-    test/<class>/test_batch_<index>.png (lossless, so the same pixels)."""
+    test/<class>/test_batch_<index>.png: each a 32x32 8-bit RGB PNG (lossless, so
+    the same pixels), and together exactly the subset's images."""
     import numpy as np
 
-    def read(split: str, expected: int):
-        files = {p.stem: p for p in (root / split).rglob("*.png")}
-        if len(files) != expected:
-            raise UserError(f"{root / split} holds {len(files)} images, not the {expected} of cifar10:subset-6k")
-        ids = sorted(files)  # data_batch_1_00000 ... in batch order, then index order
-        return np.stack([load_rgb(files[i]) for i in ids]), ids
+    from colorbench.imagefile import load_exactly
 
-    return (*read("train", 5 * CIFAR_SUBSET), *read("test", CIFAR_SUBSET))
+    def read(split: str, ids: list[str]):
+        files: dict[str, Path] = {}
+        for path in sorted((root / split).rglob("*.png")):
+            if path.stem in files:
+                raise UserError(f"{files[path.stem]} and {path} are both image {path.stem}: cifar10:subset-6k holds each image once")
+            files[path.stem] = path
+        if len(files) != len(ids):
+            raise UserError(f"{root / split} holds {len(files)} images, not the {len(ids)} of cifar10:subset-6k")
+        if stray := sorted(set(files) - set(ids)):
+            raise UserError(f"{files[stray[0]]} is not an image of cifar10:subset-6k (its names run {ids[0]} to {ids[-1]}); restore the subset's own files")
+        images = []
+        for i in ids:  # data_batch_1_00000 ... in batch order, then index order
+            try:
+                images.append(load_exactly(files[i], format="PNG", mode="RGB", size=(32, 32)))
+            except UnreadableImage as e:
+                raise UserError(f"{files[i]}: {e}; restore the subset's own file") from None
+        return np.stack(images), ids
+
+    train_ids = [f"data_batch_{b + 1}_{i:05d}" for b in range(5) for i in range(CIFAR_SUBSET)]
+    return (*read("train", train_ids), *read("test", [f"test_batch_{i:05d}" for i in range(CIFAR_SUBSET)]))
 
 
 def cifar10(arg: str | None, *, size: int | None, data_dir: Path | None, seed: int) -> Dataset:

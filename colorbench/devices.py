@@ -22,6 +22,12 @@ def pick(name: str = "auto") -> torch.device:
         device = torch.device(name)
     except RuntimeError:
         raise UsageError(f"--device {name!r} is not a device; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type not in ("cpu", "cuda", "mps"):  # meta, xla...: torch names them, colorbench cannot run there
+        raise UsageError(f"--device {name}: colorbench runs on cpu, cuda, cuda:N or mps (or auto), not on {device.type}")
+    if device.type in ("cpu", "mps"):  # one of each: "cpu:0" is the CPU, "cpu:1" nothing
+        if device.index:
+            raise UsageError(f"--device {name}: there is one {device.type} device; use --device {device.type}")
+        device = torch.device(device.type)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"--device {name}: no CUDA GPU is available here; use --device cpu (or auto)")
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
@@ -29,6 +35,22 @@ def pick(name: str = "auto") -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise UsageError(f"--device {name}: MPS is not available here; use --device cpu (or auto)")
     return device
+
+
+def free_memory(device: torch.device) -> int | None:
+    """Bytes the device can still give (None where that cannot be known): what a
+    run's training state is checked against before any training."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type == "cpu":
+        try:
+            with open("/proc/meminfo") as meminfo:
+                for line in meminfo:
+                    if line.startswith("MemAvailable:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):  # not Linux
+            pass
+    return None
 
 
 def describe(device: torch.device) -> str:
@@ -49,8 +71,8 @@ def describe(device: torch.device) -> str:
 def allocator() -> str:
     """The process's malloc, recorded beside the device: on a CPU it can move
     speed 2-3x. glibc's malloc hands big freed blocks back to the kernel and
-    page-faults them in again on the next batch; tcmalloc keeps them (README,
-    "Speed on a CPU")."""
+    page-faults them in again on the next batch; tcmalloc keeps them
+    (docs/cpu-speed.md)."""
     try:
         with open("/proc/self/maps") as maps:
             loaded = maps.read()

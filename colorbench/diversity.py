@@ -10,7 +10,7 @@ generator). Two numbers per image, then their means over images:
   pixels and both channels.
 
 A stochastic method whose samples barely differ ignores its noise (the mode
-collapse seed 000 describes: pix2pix's generator learns to ignore z). It is
+collapse Wan (2019) describes: pix2pix's generator learns to ignore z). It is
 flagged ``noise_ignored`` when the mean pairwise LPIPS is below
 `NOISE_IGNORED_LPIPS` (0.01: a fraction of the LPIPS of JPEG-level artefacts; two
 samples differing only by 8-bit rounding score ~1e-4). Where LPIPS cannot be

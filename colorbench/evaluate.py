@@ -27,11 +27,25 @@ from colorbench.lab import normalized_lightness, normalized_to_rgb, rgb_to_norma
 GRAY_REASON = "ground truth has no chroma (R = G = B)"
 IDENTICAL_REASON = "prediction identical to the ground truth: PSNR is +inf, left out of the PSNR mean"
 BATCH_SIZE = 64  # test images per step; on a CPU, small enough for the metrics to work in cache
+SAMPLE_BYTES = 96
+"""Memory one sample of one test pixel takes while diversity is measured (ab in
+float32 and float64, RGB in float and 8 bits, LPIPS's inputs): about 80 bytes
+measured at 64 px, rounded up. k samples of a batch take k x that x its pixels."""
 
 
 def is_gray(rgb_u8: torch.Tensor) -> torch.Tensor:
     """(B,) True where an image has R = G = B at every pixel."""
     return ((rgb_u8[:, 0] == rgb_u8[:, 1]) & (rgb_u8[:, 1] == rgb_u8[:, 2])).flatten(1).all(1)
+
+
+@torch.no_grad()
+def grayscale_ids(test_set, *, batch_size: int = BATCH_SIZE) -> list[str]:
+    """The ids of the test images `evaluate` leaves out (no chroma at all), found
+    the way it finds them: known before training, not after it."""
+    gray = []
+    for rgb, ids in DataLoader(test_set, batch_size=batch_size):
+        gray += [image_id for image_id, g in zip(ids, is_gray(metrics.to_uint8(rgb))) if g]
+    return gray
 
 
 def lpips_possible(height: int, width: int) -> bool:

@@ -23,6 +23,7 @@ def _matplotlib():
     import matplotlib
 
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # titles hold names: "a$b$c" is text, not TeX
     import matplotlib.pyplot as plt
 
     return plt
@@ -52,15 +53,23 @@ def _labelled(rows: list[tuple[str, np.ndarray]], tile: int, title: str, path: P
     return _save(fig, path)
 
 
-def _sample(run: dict, kind: str, results_dir: Path) -> np.ndarray:
-    """A run's kept sample image, which must lie inside the results folder (a stored
-    path is data from a file: it may not reach anything else)."""
+def _sample(run: dict, kind: str, results_dir: Path) -> tuple[np.ndarray, int]:
+    """A run's kept sample image and its tile size, the run's working size. The
+    image must lie inside the results folder (a stored path is data from a file:
+    it may not reach anything else) and have the size `colorbench.samples` gives
+    it, checked before it is decoded: a huge picture costs nothing to refuse."""
+    from colorbench.samples import N_DIVERSE
+
     folder = Path(results_dir).resolve()
     path = (folder / run["samples"][kind]).resolve()
     if not path.is_relative_to(folder):
         raise UserError(f"{run['_path']}: its sample image {run['samples'][kind]} lies outside {results_dir}; remove that result or rerun the method")
+    tile, n = run["protocol"]["dataset"]["size"], len(run["samples"]["ids"])
+    rows = 2 if kind == "grid" else run["protocol"].get("diversity_samples")  # truth above sample; k samples
+    if not isinstance(tile, int) or not isinstance(rows, int):
+        raise UserError(f"{run['_path']}: its {kind} sample image cannot be placed (no working size or sample count recorded); rerun the method or remove that result")
     try:
-        return load_rgb(path)
+        return load_rgb(path, size=((n if kind == "grid" else min(n, N_DIVERSE)) * tile, rows * tile)), tile
     except UnreadableImage as e:
         raise UserError(f"{run['_path']}: its sample image {path}: {e}; rerun the method (`colorbench run`) or remove that result") from None
 
@@ -75,11 +84,7 @@ def grid(runs: list[dict], results_dir: Path, path: Path, title: str) -> Path | 
     for r in runs:
         if r["samples"]["ids"] != ids:  # another set of images: it cannot share this grid
             continue
-        image = _sample(r, "grid", results_dir)
-        if tile is None:
-            tile = image.shape[0] // 2
-        if image.shape[:2] != (2 * tile, len(ids) * tile):  # truth above sample, one tile per image
-            raise UserError(f"{r['_path']}: its sample image {r['samples']['grid']} is not a grid of its {len(ids)} images; rerun the method or remove that result")
+        image, tile = _sample(r, "grid", results_dir)
         if not rows:
             rows.append(("ground truth", image[:tile]))
         rows.append((r["display"], image[tile:]))
@@ -88,13 +93,12 @@ def grid(runs: list[dict], results_dir: Path, path: Path, title: str) -> Path | 
 
 def sample_strips(runs: list[dict], results_dir: Path, path: Path, title: str) -> Path | None:
     """k samples (rows) of a few test images, side by side for each stochastic method."""
-    strips = [(r["display"], _sample(r, "diversity", results_dir)) for r in runs if (r.get("samples") or {}).get("diversity")]
+    strips = [(r["display"], *_sample(r, "diversity", results_dir)) for r in runs if (r.get("samples") or {}).get("diversity")]
     if not strips:
         return None
     plt = _matplotlib()
     fig, axes = plt.subplots(1, len(strips), figsize=(3.2 * len(strips), 5), squeeze=False)
-    for ax, (name, strip) in zip(axes[0], strips):
-        tile = strip.shape[1] // 4 if strip.shape[1] >= 4 else strip.shape[1]
+    for ax, (name, strip, tile) in zip(axes[0], strips):
         ax.imshow(_enlarge(strip, tile), interpolation="nearest")
         ax.set_title(name, fontsize=9)
         ax.set_xticks([])

@@ -12,7 +12,8 @@ def write_atomic(path: Path, data: bytes) -> Path:
     """Write to a unique temporary file beside ``path``, then rename over it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # the temporary name holds at most 64 bytes of the name, so it fits wherever the name does
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{os.fsencode(path.name)[:64].decode(errors='ignore')}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

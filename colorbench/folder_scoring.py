@@ -15,7 +15,9 @@ files that pair to the same name, an unreadable image or folder, a size
 mismatch or an image too small for SSIM (7 px) is listed, and nothing is
 scored. Images are scored at their own size (no resizing), batched by size on
 the device; an image larger than a batch is scored in tiles
-(`colorbench.tiled_scoring`), to the same numbers, so memory stays bounded.
+(`colorbench.tiled_scoring`), to the same numbers. Checking keeps sizes, not
+pixels, and scoring reads a batch at a time, so memory is bounded by the
+largest image or batch, never by how many images there are.
 """
 
 from __future__ import annotations
@@ -96,8 +98,36 @@ def pair(gt_dir: Path, pred_dir: Path, problems: Problems) -> list[tuple[str, Pa
     return [(truth[k].relative_to(gt_dir).as_posix(), truth[k], predicted[k]) for k in sorted(truth.keys() & predicted.keys())]
 
 
-def load(pairs: list[tuple[str, Path, Path]], problems: Problems) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """Read every pair fully (a truncated file fails here, before any scoring)."""
+@dataclass
+class Checked:
+    """A pair read whole once and found scorable; its pixels are read again when scored."""
+
+    id: str
+    gt: Path
+    pred: Path
+    shape: tuple[int, int]  # (H, W)
+    gray: bool  # the ground truth has no chroma: left out of scoring
+
+    def read(self) -> tuple[np.ndarray, np.ndarray]:
+        """Both images, as they were when checked (a file changed since is a UserError)."""
+        from colorbench.imagefile import UnreadableImage, load_rgb
+
+        images = []
+        for path in (self.gt, self.pred):
+            try:
+                image = load_rgb(path)
+            except UnreadableImage as e:
+                raise UserError(f"{path}: {e} (it was readable when checked: changed while being scored?)") from None
+            if image.shape[:2] != self.shape:
+                raise UserError(f"{path}: now {image.shape[1]}x{image.shape[0]}, was {self.shape[1]}x{self.shape[0]} when checked: changed while being scored?")
+            images.append(image)
+        return images[0], images[1]
+
+
+def load(pairs: list[tuple[str, Path, Path]], problems: Problems) -> list[Checked]:
+    """Read every pair fully (a truncated file fails here, before any scoring). Only
+    sizes are kept, not pixels: memory holds one batch, however many images there are."""
+    from colorbench.evaluate import is_gray
     from colorbench.imagefile import UnreadableImage, load_rgb
 
     loaded = []
@@ -118,16 +148,17 @@ def load(pairs: list[tuple[str, Path, Path]], problems: Problems) -> list[tuple[
         elif min(gt.shape[:2]) < metrics.SSIM_WIN:
             problems.too_small.append(f"{image_id}: {gt.shape[1]}x{gt.shape[0]} px; SSIM needs at least {metrics.SSIM_WIN}x{metrics.SSIM_WIN}")
         else:
-            loaded.append((image_id, gt, pred))
+            gray = bool(is_gray(torch.from_numpy(gt).permute(2, 0, 1)[None]))
+            loaded.append(Checked(image_id, gt_path, pred_path, gt.shape[:2], gray))
     return loaded
 
 
-def _batches(loaded: list[tuple[str, np.ndarray, np.ndarray]], max_pixels: int):
+def _batches(loaded: list[Checked], max_pixels: int):
     """(indices of images of equal size, in batches of at most ``max_pixels``; tiled):
     an image larger than that comes alone, to be scored in tiles."""
     by_size: dict[tuple[int, int], list[int]] = {}
-    for i, (_, gt, _) in enumerate(loaded):
-        by_size.setdefault(gt.shape[:2], []).append(i)
+    for i, item in enumerate(loaded):
+        by_size.setdefault(item.shape, []).append(i)
     for (h, w), indices in sorted(by_size.items()):
         step = max(1, max_pixels // (h * w))
         for start in range(0, len(indices), step):
@@ -140,7 +171,7 @@ def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device, strict:
     wrong, and with ``strict`` a `UserError` if any image would be left out
     (grayscale ground truth). An image over ``max_pixels`` is scored in tiles."""
     from colorbench import bootstrap, lpips_metric
-    from colorbench.evaluate import GRAY_REASON, is_gray, summarize_scores
+    from colorbench.evaluate import GRAY_REASON, summarize_scores
 
     start = time.perf_counter()
     problems = Problems()
@@ -149,53 +180,51 @@ def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device, strict:
     if problems.count():
         raise ScoreProblems(problems)
 
-    smallest = min(min(gt.shape[:2]) for _, gt, _ in loaded)
+    left_out = [item.id for item in loaded if item.gray]
+    if len(left_out) == len(loaded):  # refused before any scoring, not after it
+        raise UserError(f"every ground-truth image ({len(loaded)}) is grayscale ({GRAY_REASON}): nothing to score colourization on")
+    if strict and left_out:
+        raise UserError(
+            f"--strict: {len(left_out)} ground-truth image(s) would not be scored ({GRAY_REASON}): "
+            + ", ".join(left_out[:5]) + (" ..." if len(left_out) > 5 else "")
+        )
+    too_small = [item.id for item in loaded if min(item.shape) < lpips_metric.MIN_SIZE and not item.gray]
     no_lpips = lpips_metric.unavailable(device) or (
-        f"an image of {smallest} px on its shorter side: LPIPS (AlexNet) needs at least {lpips_metric.MIN_SIZE}"
-        if smallest < lpips_metric.MIN_SIZE else None
+        f"{len(too_small)} image(s) under {lpips_metric.MIN_SIZE} px on the shorter side, which LPIPS (AlexNet) needs: "
+        + ", ".join(too_small[:5]) + (" ..." if len(too_small) > 5 else "")
+        if too_small else None
     )
     with_lpips = no_lpips is None
-    if strict:  # refused before any scoring, not after it
-        left_out = [image_id for image_id, gt, _ in loaded if is_gray(torch.from_numpy(gt).permute(2, 0, 1)[None])]
-        if left_out:
-            raise UserError(
-                f"--strict: {len(left_out)} ground-truth image(s) would not be scored ({GRAY_REASON}): "
-                + ", ".join(left_out[:5]) + (" ..." if len(left_out) > 5 else "")
-            )
     values: dict[int, dict[str, float]] = {}
-    excluded: list[str] = []
     for indices, tiled in _batches(loaded, max_pixels):
-        gt = torch.from_numpy(np.stack([loaded[i][1] for i in indices])).permute(0, 3, 1, 2).to(device)
-        pred = torch.from_numpy(np.stack([loaded[i][2] for i in indices])).permute(0, 3, 1, 2).to(device)
-        gray = is_gray(gt).cpu()
-        excluded += [loaded[i][0] for i, g in zip(indices, gray) if g]
-        keep = [i for i, g in zip(indices, gray) if not g]
+        keep = [i for i in indices if not loaded[i].gray]  # the batch as scored: its colour images
         if not keep:
             continue
-        if tiled:  # one image, in colour
+        images = [loaded[i].read() for i in keep]
+        gt = torch.from_numpy(np.stack([p[0] for p in images])).permute(0, 3, 1, 2).to(device)
+        pred = torch.from_numpy(np.stack([p[1] for p in images])).permute(0, 3, 1, 2).to(device)
+        del images
+        if tiled:  # one image
             scores = tiled_scoring.score(gt, pred, with_lpips=with_lpips, max_pixels=max_pixels)
         else:
-            colour = ~gray.to(device)
-            scores = metrics.score(gt[colour], pred[colour], with_lpips=with_lpips)
+            scores = metrics.score(gt, pred, with_lpips=with_lpips)
         for name, v in scores.items():
             for i, x in zip(keep, v.tolist()):
                 values.setdefault(i, {})[name] = x
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    if not values:
-        raise UserError("every ground-truth image is grayscale (R = G = B): nothing to score colourization on")
     order = sorted(values)  # the pairs' order: by ground-truth path
     names = [n for n in metrics.PER_IMAGE if n in values[order[0]]]
-    per_image = {"id": [loaded[i][0] for i in order], **{n: [values[i][n] for i in order] for n in names}}
+    per_image = {"id": [loaded[i].id for i in order], **{n: [values[i][n] for i in order] for n in names}}
     summary = summarize_scores(per_image, seed=bootstrap.SEED)
-    sizes = sorted({f"{gt.shape[1]}x{gt.shape[0]}" for _, gt, _ in loaded})
+    sizes = sorted({f"{item.shape[1]}x{item.shape[0]}" for item in loaded})
     not_computed = {"lpips": no_lpips} if no_lpips else {}
     return {
         "gt_dir": str(gt_dir),
         "pred_dir": str(pred_dir),
         "count": len(loaded),
         "scored": len(per_image["id"]),
-        "excluded": {"count": len(excluded), "ids": sorted(excluded), "reason": GRAY_REASON},
+        "excluded": {"count": len(left_out), "ids": sorted(left_out), "reason": GRAY_REASON},
         "sizes": sizes,
         **summary,
         "not_computed": not_computed,

@@ -35,7 +35,7 @@ PIX2PIX_PROFILES = {
     "quick": dict(steps=200, batch_size=16),  # about two minutes of training at 64 px on two CPU cores
     "full": dict(steps=78_000, batch_size=128),  # about 200 epochs of CIFAR-10's 50,000 images at batch 128
 }
-"""One training budget for the seed-000 family (and its histogram variant), so the
+"""One training budget for Wan (2019)'s three GANs (and its histogram variant), so the
 ablation compares architectures, not budgets."""
 
 

@@ -10,7 +10,9 @@ non-image files, images over PIL's decompression-bomb limit) raises
 
 from __future__ import annotations
 
+import stat
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,19 +22,23 @@ class UnreadableImage(Exception):
     """An image file that cannot be turned into RGB; ``str()`` is the reason."""
 
 
-def load_rgb(path: Path) -> np.ndarray:
-    """An image file as a uint8 RGB array (H, W, 3)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+@contextmanager
+def _opened(path: Path):
+    """PIL's image of ``path``, its header read; every way the file can fail, here
+    or while the caller decodes it, is `UnreadableImage` with the reason."""
+    from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
     try:
-        if path.stat().st_size == 0:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a pipe would block the read, a folder fail it
+            raise UnreadableImage("not a regular file")
+        if info.st_size == 0:
             raise UnreadableImage("empty file (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                im.load()
-                return _to_rgb(ImageOps.exif_transpose(im))
+                yield im
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UnreadableImage(
             f"larger than PIL's decompression-bomb limit ({Image.MAX_IMAGE_PIXELS:,} pixels); "
@@ -46,6 +52,31 @@ def load_rgb(path: Path) -> np.ndarray:
         raise UnreadableImage(f"damaged image ({e})") from None
 
 
+def load_rgb(path: Path, *, size: tuple[int, int] | None = None) -> np.ndarray:
+    """An image file as a uint8 RGB array (H, W, 3). ``size``: the (width, height)
+    the file must have, checked from its header before anything is decoded."""
+    from PIL import ImageOps
+
+    with _opened(path) as im:
+        if size is not None and im.size != tuple(size):
+            raise UnreadableImage(f"{im.size[0]}x{im.size[1]} pixels, not the {size[0]}x{size[1]} expected")
+        im.load()
+        return _to_rgb(ImageOps.exif_transpose(im))
+
+
+def load_exactly(path: Path, *, format: str, mode: str, size: tuple[int, int]) -> np.ndarray:
+    """The pixels of a file that must be a ``format`` image of PIL ``mode`` and
+    (width, height) ``size``, as they are: a copy of a dataset's own files, which
+    any conversion would change. Checked from the header before decoding."""
+    with _opened(path) as im:
+        if (im.format, im.mode, im.size) != (format, mode, tuple(size)):
+            raise UnreadableImage(
+                f"a {im.format} {im.mode} image of {im.size[0]}x{im.size[1]}, not a {format} {mode} image of {size[0]}x{size[1]}"
+            )
+        im.load()
+        return np.array(im)
+
+
 def _to_rgb(im) -> np.ndarray:
     from PIL import Image
 
@@ -56,7 +87,10 @@ def _to_rgb(im) -> np.ndarray:
         gray = np.clip(np.rint(values * (255.0 / scale)), 0, 255).astype(np.uint8)
         return np.repeat(gray[..., None], 3, axis=2)
     if im.mode == "F":
-        gray = np.clip(np.rint(np.asarray(im, dtype=np.float64) * (255.0 if np.asarray(im).max() <= 1 else 1.0)), 0, 255)
+        values = np.asarray(im, dtype=np.float64)
+        if not np.isfinite(values).all():  # NaN would turn the whole image black (its max is NaN)
+            raise UnreadableImage("floating-point pixels that are NaN or infinite")
+        gray = np.clip(np.rint(values * (255.0 if values.max() <= 1 else 1.0)), 0, 255)
         return np.repeat(gray.astype(np.uint8)[..., None], 3, axis=2)
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")

@@ -87,7 +87,7 @@ def expand_inputs(inputs: list[Path], *, unreadable: list[str] | None = None) ->
     ("path: reason"), as in `colorbench.datasets.image_files`."""
     found, seen = [], set()
     for item in inputs:
-        files = [(f, f.relative_to(item)) for f in image_files(item, unreadable=unreadable)] if item.is_dir() else [(item, Path(item.name))]
+        files = [(f, f.relative_to(item)) for f in image_files(item, unreadable=unreadable)] if os.path.isdir(item) else [(item, Path(item.name))]
         for f, relative in files:
             if os.path.abspath(f) not in seen:
                 seen.add(os.path.abspath(f))

@@ -19,6 +19,7 @@ import re
 import pandas as pd
 
 from colorbench.metrics import METRICS
+from colorbench.text import printable
 
 COLUMNS = {  # result metric -> column title
     "psnr": "PSNR",
@@ -139,7 +140,8 @@ _SPECIAL = re.compile(r"([\\`*_\[\]|<>&~])")
 
 
 def md(text) -> str:
-    return _SPECIAL.sub(lambda m: {"<": "&lt;", ">": "&gt;", "&": "&amp;"}.get(m.group(1), "\\" + m.group(1)), str(text))
+    text = printable(text)  # a newline would end the line: a heading or a table row of its own
+    return _SPECIAL.sub(lambda m: {"<": "&lt;", ">": "&gt;", "&": "&amp;"}.get(m.group(1), "\\" + m.group(1)), text)
 
 
 def _with_interval(value, ci, digits: int) -> str:
@@ -160,9 +162,8 @@ def markdown_table(table: pd.DataFrame) -> pd.DataFrame:
         ]
     t = t[[c for c in MARKDOWN_COLUMNS if c in t]].astype(object)
     t = t.where(t.notna(), "")  # not applicable or not recorded: an empty cell, not "nan"
-    for column in ("method", "hint", "device"):  # text that comes from plugins and machines
-        if column in t:
-            t[column] = [md(v) for v in t[column]]
+    for column in t:  # text from result files (plugins, machines, hand edits) is data, never markdown
+        t[column] = [md(v) if isinstance(v, str) else v for v in t[column]]
     return t
 
 

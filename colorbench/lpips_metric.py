@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from colorbench import state_dicts
 from colorbench.errors import UserError
 
 MIN_SIZE = 31
@@ -58,19 +59,23 @@ def full_state_dict(model: torch.nn.Module, backbone: dict[str, Tensor]) -> dict
             state[f"{slot[index]}.{param}"] = value
         else:
             unexpected.append(key)
-    linear = torch.load(_linear_weights_path(), map_location="cpu", weights_only=True)
+    try:
+        linear = torch.load(_linear_weights_path(), map_location="cpu", weights_only=True)
+    except Exception as e:  # the package's own file, damaged: reinstalling it mends it
+        raise UserError(f"{_linear_weights_path()} cannot be read ({type(e).__name__}); reinstall the lpips package") from None
     for key, value in linear.items():
         state[key] = value  # lin0.model.1.weight ...
         state["lins." + key.removeprefix("lin")] = value  # the same modules, as lins.0...
     own = model.state_dict()
     for key in ("scaling_layer.shift", "scaling_layer.scale"):  # constants of the package, not weights
         state[key] = own[key]
-    missing = sorted(set(own) - set(state))
-    unexpected += sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise UserError(
-            f"LPIPS weights do not fit the network: missing {missing[:4]}, unexpected {unexpected[:4]}"
-        )
+    problems = state_dicts.differences(own, state)  # shapes and types too: load_state_dict would cast
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected ({', '.join(unexpected[:3])})")
+    if name := state_dicts.non_finite(state):
+        problems.append(f"NaN or infinity in {name}")
+    if problems:
+        raise UserError(f"LPIPS weights do not fit the network: {'; '.join(problems)}")
     return state
 
 

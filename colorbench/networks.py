@@ -1,5 +1,5 @@
 """Building blocks shared by the GAN methods: pix2pix's U-Net and PatchGAN, and
-the encoder-decoder (the U-Net without skip connections) of seed 000 §3.1.
+the encoder-decoder (the U-Net without skip connections) of Wan (2019) §3.1.
 
 After Isola et al. 2017 (pix2pix), Appendix 6.1, and its reference code
 (junyanz/pytorch-CycleGAN-and-pix2pix, models/networks.py). A method module

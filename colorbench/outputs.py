@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -49,26 +50,66 @@ def _key(name: Path) -> str:
     return name.as_posix().casefold()
 
 
-def check_folder(folder: Path, flag: str = "--out") -> Path:
-    """Refuse, before any work starts, an output folder that is a file or cannot be
-    created or written."""
+def check_folder(folder: Path, flag: str = "--out", *, subfolders: tuple[str, ...] = (), reads: dict[str, Path] | None = None) -> Path:
+    """Refuse, before any work starts, an output folder that is a file or a broken
+    link, that cannot be created or written, whose ``subfolders`` (where the
+    command will write) are files, or that is or lies inside a folder the command
+    reads (``reads``: {how the user named it: folder}), where its outputs would
+    later be read as inputs."""
     folder = Path(folder)
-    if os.path.lexists(folder) and not folder.is_dir():
-        raise UsageError(f"{flag} {folder} is a file, not a folder: name a folder")
+    check_names([folder, *(folder / name for name in subfolders)], f"{flag} {folder}")
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise UsageError(f"{flag} {folder} is {_not_a_folder(folder)}, not a folder: name a folder")
+    for path in (folder / name for name in subfolders):
+        if os.path.lexists(path) and not os.path.isdir(path):
+            raise UsageError(f"{flag} {folder}: {path} is {_not_a_folder(path)} where a folder will be written; move it, or name another {flag}")
     _check_writable(folder, f"{flag} {folder}")
+    for named, source in (reads or {}).items():
+        for path in (folder, *(folder / name for name in subfolders)):  # a link there could lead into it
+            if relation := _Overlap([source]).relation(_real(path), ("is", "lies inside")):
+                raise UsageError(
+                    f"{flag} {path} {relation[0]} {named}: what is written there would be read as input next time; "
+                    f"name a folder outside it"
+                )
     return folder
 
 
-def check_file(path: Path, *, overwrite: bool, flag: str = "--out") -> Path:
+def check_file(path: Path, *, overwrite: bool, flag: str = "--out", inputs: list[Path] = ()) -> Path:
     """Refuse, before any work starts, an output file that is a folder, already exists
-    (unless ``overwrite``) or whose folder cannot be created or written."""
+    (unless ``overwrite``), is or lies inside one of ``inputs`` (even with
+    ``overwrite``), has a name too long, or whose folder cannot be created or written."""
     path = Path(path)
-    if path.is_dir():
+    check_names([path], f"{flag} {path}")
+    if os.path.isdir(path):
         raise UsageError(f"{flag} {path} is a folder: name the file to write")
+    # written by renaming over it: a link there is replaced, never followed, so its folder is what counts
+    if relation := _Overlap(list(inputs)).relation(_real(path.parent) / path.name):
+        raise UsageError(f"{flag} {path} {relation[0]} the input {relation[1]}: name a file outside every input, so no input is overwritten")
     if os.path.lexists(path) and not overwrite:
         raise UserError(f"{flag} {path} already exists: pass --overwrite to replace it, or name another file")
     _check_writable(path.parent, f"{flag} {path}")
     return path
+
+
+def check_names(paths: list[Path], what: str) -> None:
+    """Refuse paths the file system cannot hold: a name over its limit (255 bytes on
+    most), or a whole path over its limit (4096 bytes on Linux)."""
+    if not paths:
+        return
+    existing = _nearest_existing(Path(paths[0]))
+    name_max, path_max = (_limit(existing, key, default) for key, default in (("PC_NAME_MAX", 255), ("PC_PATH_MAX", 4096)))
+    for path in paths:
+        if long := next((part for part in Path(path).parts if len(os.fsencode(part)) > name_max), None):
+            raise UsageError(f"{what}: the name {long} is {len(os.fsencode(long))} bytes, more than the {name_max} a file name may have here; shorten it")
+        if len(os.fsencode(os.path.abspath(path))) >= path_max:
+            raise UsageError(f"{what}: {path} is longer than the {path_max} bytes a path may have here; pick a shorter place")
+
+
+def _limit(folder: Path, key: str, default: int) -> int:
+    try:
+        return os.pathconf(folder, key)
+    except (OSError, ValueError):
+        return default
 
 
 def plan(out: Path, named: list[tuple[Path, Path]], *, inputs: list[Path], overwrite: bool) -> list[tuple[Path, Path]]:
@@ -76,14 +117,15 @@ def plan(out: Path, named: list[tuple[Path, Path]], *, inputs: list[Path], overw
     check has passed: ``out`` is a writable folder that neither is, contains nor lies
     inside any of ``inputs`` or input files, and no output exists (unless
     ``overwrite``) or is a folder."""
+    jobs = [(source, out / name) for source, name in named]
+    check_names([path for _, path in jobs], f"--out {out}")
     check_folder(out)
     inside = _Overlap([*inputs, *(source for source, _ in named)])
     inside.refuse(out)
-    jobs = [(source, out / name) for source, name in named]
     for folder in sorted({path.parent for _, path in jobs} - {out}):
         inside.refuse(folder)  # a link in --out could lead back into an input
         _check_writable(folder, f"--out {out}")
-    if folders := [path for _, path in jobs if path.is_dir()]:
+    if folders := [path for _, path in jobs if os.path.isdir(path)]:
         raise UserError(f"{folders[0]} is a folder where an output should go; nothing was written")
     if not overwrite and (existing := [path for _, path in jobs if os.path.lexists(path)]):
         shown = ", ".join(map(str, existing[:3])) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
@@ -104,17 +146,22 @@ class _Overlap:
             for parent in real.parents:
                 self.ancestors.setdefault(parent, item)
 
-    def refuse(self, folder: Path) -> None:
-        real = _real(folder)
+    def relation(self, real: Path, relations: tuple[str, ...] = ("is", "lies inside", "contains")) -> tuple[str, Path] | None:
+        """How the real path ``real`` overlaps the inputs ("is", "lies inside" or
+        "contains") and which input, among ``relations``; None when it does not."""
         if real in self.inputs:
-            relation, item = "is", self.inputs[real]
+            found = "is", self.inputs[real]
         elif parent := next((p for p in real.parents if p in self.inputs), None):
-            relation, item = "lies inside", self.inputs[parent]
+            found = "lies inside", self.inputs[parent]
         elif real in self.ancestors:
-            relation, item = "contains", self.ancestors[real]
+            found = "contains", self.ancestors[real]
         else:
-            return
-        raise UsageError(f"--out {folder} {relation} the input {item}: name a folder outside every input, so no original is overwritten")
+            return None
+        return found if found[0] in relations else None
+
+    def refuse(self, folder: Path) -> None:
+        if found := self.relation(_real(folder)):
+            raise UsageError(f"--out {folder} {found[0]} the input {found[1]}: name a folder outside every input, so no original is overwritten")
 
 
 def _real(path: Path) -> Path:
@@ -124,11 +171,21 @@ def _real(path: Path) -> Path:
 def _check_writable(folder: Path, what: str) -> None:
     """The nearest existing folder of ``folder`` (itself, or where it would be created)
     must be a folder this process may write in."""
-    existing = next(p for p in (folder.absolute(), *folder.absolute().parents) if os.path.lexists(p))
-    if not existing.is_dir():
-        raise UsageError(f"{what}: {existing} is a file, so no folder can be made there")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"{what}: {existing} is not writable; pick another place")
+    existing = _nearest_existing(folder)
+    if not os.path.isdir(existing):
+        raise UsageError(f"{what}: {existing} is {_not_a_folder(existing)}, so no folder can be made there")
+    try:  # a real attempt, with no name (O_TMPFILE): os.access may say yes where a write fails (root squash, root without its capabilities)
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError:
+        raise UserError(f"{what}: {existing} is not writable; pick another place") from None
+
+
+def _nearest_existing(path: Path) -> Path:
+    return next(p for p in (Path(path).absolute(), *Path(path).absolute().parents) if os.path.lexists(p))
+
+
+def _not_a_folder(path: Path) -> str:
+    return "a broken link" if os.path.islink(path) and not os.path.exists(path) else "a file"
 
 
 def write(path: Path, data: bytes) -> Path:
@@ -144,7 +201,7 @@ def write_folder(root: Path, files: dict[str, bytes]) -> Path:
     """Create the new folder ``root`` holding ``files`` (relative path -> bytes), all or
     nothing: they are written into a hidden folder beside it, which is then renamed."""
     root = Path(root)
-    staging = root.with_name(f".{root.name}.{uuid.uuid4().hex[:8]}.tmp")
+    staging = root.with_name(f".colorbench-new.{uuid.uuid4().hex[:8]}.tmp")
     try:
         staging.mkdir(parents=True)
         for relative, data in files.items():

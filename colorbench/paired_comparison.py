@@ -14,7 +14,6 @@ compared metric. Anything else is refused.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -28,10 +27,12 @@ DIRECTION = "B - A"
 
 def read(path: Path) -> dict:
     try:
-        result = json.loads(Path(path).read_text())
+        result = schemas.parse_json(Path(path).read_bytes())
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+    except OSError as e:
+        raise UserError(f"{path}: cannot be read ({e.strerror or e})") from None
+    except schemas.SchemaError as e:
         raise UserError(f"{path}: not a readable result file ({e})") from None
     if not isinstance(result, dict) or "protocol" not in result or "metrics" not in result:
         raise UserError(f"{path}: not a colorbench result file")

@@ -1,5 +1,6 @@
 """A perceptual (feature) loss on ImageNet VGG16 activations, shared by the methods
-that train with one (seed 003's NoGAN pre-training, seed 004's CNN).
+that train with one (sagan's NoGAN pre-training after Narkhede et al. (n.d.),
+perceptual_cnn after Vangapelli and Kuppam (n.d.)).
 
 The VGG is a frozen loss network, not part of the method: it is built in
 `setup_training`, so checkpoints and colourizing never need its weights.

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 import pluggy
 
 from colorbench import hookspecs
-from colorbench.errors import UserError, unknown_name
+from colorbench.errors import UsageError, UserError, unknown_name
 
 if TYPE_CHECKING:
     from colorbench.colorizer import Colorizer
@@ -69,10 +69,52 @@ class BadName(Exception):
     """A plugin registered a name that is not a `SAFE_NAME`."""
 
 
-def _collect(hook, what: str, key: Callable) -> dict:
+class BadCitation(Exception):
+    """A colourizer registered without a real `paper` or `description`."""
+
+
+PLACEHOLDERS = {"", "todo", "tbd", "tba", "fixme", "xxx", "none", "no paper", "n/a", "na", "-", "?", "paper", "citation", "unknown"}
+UNFINISHED = {"todo", "tbd", "tba", "fixme", "xxx"}  # as the first word: "TODO: cite it"
+SLOT = re.compile(r"<[^<>]*[\s,][^<>]*>|^<[^<>]*>$")  # "<authors, year, title>", "<why>"; not "<b>x</b>"
+FILE_NUMBER = re.compile(r"\bseeds?[\s_-]*\d{3}\b|\b\d{3}_[0-9a-f]{8,}", re.IGNORECASE)
+"""A paper cited by a local file's number ("seed" and three digits, "000_442b...txt"): meaningless to a reader."""
+
+
+def _placeholder(text: str) -> bool:
+    """A slot left unfilled: "TODO", "n/a", "?", "<authors, year, title>", "TBD: later"."""
+    bare = text.strip().lower()
+    first_word = re.split(r"[\s:;,.]", bare, maxsplit=1)[0]
+    return bare.rstrip(" .:;,!") in PLACEHOLDERS or first_word in UNFINISHED or SLOT.search(bare) is not None
+
+
+HOW = {
+    "description": "say in one line what the method is",
+    "paper": "cite its paper (authors, title, year, sections), or say why there is none: 'none: a constant baseline'",
+}
+
+
+def check_citation(cls: type) -> None:
+    """A colourizer says what it is and which paper it follows (authors, title, year,
+    sections), since results are compared by it; one that follows none says why,
+    "none: a constant baseline"."""
+    for attribute in ("description", "paper"):
+        value = getattr(cls, attribute, None)
+        if not isinstance(value, str):
+            raise BadCitation(f"colourizer {cls.name!r}: {attribute} must be text, not {value!r}; {HOW[attribute]}")
+        if _placeholder(value):
+            raise BadCitation(f"colourizer {cls.name!r}: {attribute} {value!r} is a placeholder; {HOW[attribute]}")
+    paper = cls.paper.strip()
+    if reason := re.fullmatch(r"none\s*:\s*(.*)", paper, re.IGNORECASE | re.DOTALL):
+        if _placeholder(reason[1]) or len(reason[1].split()) < 2:
+            raise BadCitation(f"colourizer {cls.name!r}: paper {paper!r} gives no reason; a method that follows no paper says why, e.g. 'none: a constant baseline'")
+    if FILE_NUMBER.search(paper):
+        raise BadCitation(f"colourizer {cls.name!r}: paper {paper!r} names a file, not a paper; cite its authors, title and year")
+
+
+def _collect(hook, what: str, key: Callable, check: Callable = lambda *args: None) -> dict:
     """Call each plugin's implementation in turn, so one that raises (or registers
-    an unsafe name) is skipped and reported rather than hiding every other
-    plugin's registrations."""
+    an unsafe name, or fails ``check``) is skipped and reported rather than hiding
+    every other plugin's registrations."""
     found: dict = {}
     for impl in hook.get_hookimpls():
         mine: dict = {}
@@ -81,6 +123,7 @@ def _collect(hook, what: str, key: Callable) -> dict:
             name = key(*args)
             if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
                 raise BadName(f"{what} name {name!r} is not lower-case letters, digits and _ (starting with a letter, at most 64)")
+            check(*args)
             if name in found or name in mine:
                 raise UserError(f"two plugins register the {what} {name!r}; disable one with {DISABLE_VARIABLE}={impl.plugin_name}")
             mine[name] = args
@@ -99,14 +142,27 @@ def _collect(hook, what: str, key: Callable) -> dict:
 def colorizers() -> dict[str, type[Colorizer]]:
     """Registered colourizer classes by name, sorted."""
     load_plugins()
-    found = _collect(pm.hook.register_colorizers, "colourizer", lambda cls: cls.name)
+    found = _collect(pm.hook.register_colorizers, "colourizer", lambda cls: cls.name, check_citation)
     return {name: found[name][0] for name in sorted(found)}
+
+
+def _not_registered(kind: str, name: str, known) -> UserError:
+    """Why ``name`` is not among ``known``: its plugin is broken or disabled, or it is a
+    typo (with the closest names, and the plugins that failed to load, if any)."""
+    if name in broken:
+        return UserError(f"plugin {name!r} is installed but failed to load ({broken[name]}); see `colorbench plugins`")
+    if name in disabled():
+        return UsageError(f"plugin {name!r} is turned off by {DISABLE_VARIABLE}; remove it from there to use it")
+    error = unknown_name(kind, name, known)
+    if broken:
+        return UsageError(f"{error} (failed to load: {', '.join(sorted(broken))}; see `colorbench plugins`)")
+    return error
 
 
 def get_colorizer(name: str) -> type[Colorizer]:
     known = colorizers()
     if name not in known:
-        raise unknown_name("plugin", name, known)
+        raise _not_registered("plugin", name, known)
     return known[name]
 
 
@@ -127,7 +183,7 @@ def datasets() -> dict[str, DatasetEntry]:
 def get_dataset(name: str) -> DatasetEntry:
     known = datasets()
     if name not in known:
-        raise unknown_name("dataset", name, known)
+        raise _not_registered("dataset", name, known)
     return known[name]
 
 
@@ -143,7 +199,7 @@ def distribution_of(cls: type) -> dict | None:
 def installed() -> list[dict]:
     """Every plugin of the entry-point group: its distribution, version, the hooks it
     implements, and whether it is loaded, broken or disabled."""
-    load_plugins()
+    colorizers(), datasets()  # a plugin that imports but fails to register is broken too
     rows = []
     for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         plugin = pm.get_plugin(ep.name)

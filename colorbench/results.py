@@ -71,7 +71,8 @@ def write(result: dict, out_dir: Path) -> Path:
 def read_all(results_dir: Path, warn=lambda message: print(f"warning: {message}", file=sys.stderr)) -> list[dict]:
     """Every valid result file in ``results_dir`` (recursively, checkpoints aside);
     a damaged one is skipped with one warning naming it and its first bad field,
-    never fatal."""
+    never fatal. Per-image values are checked, then dropped: nothing that reads a
+    folder of results shows them, and they are most of a file's size."""
     from colorbench import schemas  # pydantic: only for the commands that read results
 
     results_dir = Path(results_dir)
@@ -79,9 +80,15 @@ def read_all(results_dir: Path, warn=lambda message: print(f"warning: {message}"
     for path in sorted(results_dir.rglob("*.json")):
         if path.suffix != ".json" or "checkpoints" in path.relative_to(results_dir).parts:  # folders above may have any name
             continue
+        if not path.is_file():  # a folder, or a pipe that would block the read
+            warn(f"skipping {path}: not a regular file")
+            continue
         try:
-            result = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+            result = schemas.parse_json(path.read_bytes())
+        except OSError as e:
+            warn(f"skipping {path}: cannot be read ({e.strerror or e})")
+            continue
+        except schemas.SchemaError as e:
             warn(f"skipping {path}: not a readable result file ({e})")
             continue
         if not isinstance(result, dict) or "schema_version" not in result or "metrics" not in result:
@@ -92,6 +99,7 @@ def read_all(results_dir: Path, warn=lambda message: print(f"warning: {message}"
         except schemas.SchemaError as e:
             warn(f"skipping {path}: not a valid result file ({e})")
             continue
+        result.pop("per_image", None)
         result["_path"] = str(path)
         found.append(result)
     return found

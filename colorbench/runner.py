@@ -13,11 +13,11 @@ from rich.console import Console
 from rich.text import Text
 
 import colorbench
-from colorbench import bootstrap, checkpoints, diversity, metrics, plugins, results, samples, settings, speed, training
+from colorbench import bootstrap, checkpoints, devices, diversity, metrics, plugins, results, samples, settings, speed, training
 from colorbench.colorizer import Colorizer
 from colorbench.datasets import Dataset
 from colorbench.errors import UsageError, UserError
-from colorbench.evaluate import evaluate
+from colorbench.evaluate import BATCH_SIZE, SAMPLE_BYTES, evaluate
 
 EVALUATION_RULE = (
     "ground truth quantised to 8-bit sRGB; the method sees its L (CIE Lab, D65) at the working size; "
@@ -25,20 +25,80 @@ EVALUATION_RULE = (
 )
 
 
-def _resumable(out_dir: Path, identity: dict) -> str | None:
-    """The newest unfinished run in ``out_dir`` that was started the same way."""
+def _unfinished(out_dir: Path, identity: dict) -> tuple[str | None, str]:
+    """(the newest unfinished run in ``out_dir`` started the same way, or None; and
+    else how the newest unfinished run of the same method was started otherwise)."""
     states = sorted((Path(out_dir) / "checkpoints").glob("*-training.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    nearest = ""
     for path in states:
         record = checkpoints.read_training_run(path)
-        if record and {k: v for k, v in record.items() if k != "run_id"} == identity:
-            return record["run_id"]
-    return None
+        if not record or record.get("plugin") != identity["plugin"]:
+            continue
+        started = {k: v for k, v in record.items() if k != "run_id"}
+        if started == identity:
+            return record["run_id"], ""
+        if not nearest:
+            nearest = f"{record.get('run_id')} was started with " + ", ".join(_differences(started, identity))
+    return None, nearest
 
 
-def check_settings(cls: type[Colorizer], *, profile: str, size: int, overrides: dict) -> None:
+def _differences(started: dict, now: dict) -> list[str]:
+    """"seed 1 (not 0)", "ngf 64 (not 4)": how a run was started, where it differs from now."""
+    found = []
+    for key in sorted(started.keys() | now.keys()):
+        was, is_ = started.get(key), now.get(key)
+        if key == "config" and isinstance(was, dict) and isinstance(is_, dict):
+            found += [f"{k} {was.get(k)} (not {is_.get(k)})" for k in sorted(was.keys() | is_.keys()) if was.get(k) != is_.get(k)]
+        elif was != is_:
+            found.append(f"{key} {was} (not {is_})")
+    return found
+
+
+TRAINING_COPIES = 8
+"""Floats held per trained parameter at a run's peak: the weight, its gradient and
+Adam's two moments (every built-in method's optimiser), twice over while the
+training speed is measured on a copy of the trained method (`speed.training_speed`)."""
+
+
+def check(
+    cls: type[Colorizer], data: Dataset, *, profile: str, device: torch.device, overrides: dict | None = None, n_samples: int | None = None
+) -> None:
+    """What would make `run` fail, found before any training: settings the method
+    cannot work with (`check_settings`), a batch larger than the training set, a
+    training state or a stochastic method's samples larger than the device's free memory."""
+    overrides = overrides or {}
+    colorizer = check_settings(cls, profile=profile, size=data.size, overrides=overrides) if overrides else cls.from_profile(profile, size=data.size)
+    free = devices.free_memory(device)
+    k = diversity.samples_for(profile) if n_samples is None else n_samples
+    batch_of_samples = k * min(BATCH_SIZE, len(data.test)) * data.size**2 * SAMPLE_BYTES if cls.stochastic and k >= 2 else 0
+    if free is not None and batch_of_samples > free:
+        raise UsageError(
+            f"{k} samples per test image (--samples) of {cls.name} take about {batch_of_samples / 2**30:.1f} GiB for a batch of "
+            f"{min(BATCH_SIZE, len(data.test))} test images at {data.size}x{data.size}; {device} has {free / 2**30:.1f} GiB free: ask for fewer"
+        )
+    if not colorizer.trainable:
+        return
+    error = UsageError if overrides else UserError  # the user's setting, or the data and the profile's
+    batch, items = colorizer.config.batch_size, len(data.train)
+    if batch > items:  # every batch would be the whole set, smaller than the config says
+        raise error(
+            f"{cls.name}'s batch_size {batch} (profile {profile}) is more than the {items} training items of {data.name}: "
+            f"add images, or run it alone with --set batch_size={items} or less"
+        )
+    weights = sum(p.numel() * p.element_size() for p in colorizer.nets.parameters() if p.requires_grad)
+    if free is not None and TRAINING_COPIES * weights > free:
+        raise error(
+            f"{cls.name} ({colorizer.n_parameters():,} parameters{' with ' + settings.shown(overrides) if overrides else ''}) "
+            f"needs at least {TRAINING_COPIES * weights / 2**30:.1f} GiB to train ({TRAINING_COPIES} floats per parameter); "
+            f"{device} has {free / 2**30:.1f} GiB free"
+        )
+
+
+def check_settings(cls: type[Colorizer], *, profile: str, size: int, overrides: dict) -> Colorizer:
     """Build the method with ``overrides``, make its optimisers and colourize one
     blank image, on the CPU: a setting it cannot work with (a width of 0, a learning
-    rate below 0, an unknown layer, negative steps) is a UsageError before any training."""
+    rate below 0, an unknown layer, negative steps) is a UsageError before any training.
+    Returns the method so built."""
     colorizer = cls.from_profile(profile, size=size, **overrides)
 
     def refused(why: str) -> UsageError:
@@ -59,6 +119,7 @@ def check_settings(cls: type[Colorizer], *, profile: str, size: int, overrides: 
         colorizer.colorize(torch.zeros(1, 1, size, size), reference=torch.zeros(1, 2, size, size) if cls.hint else None)
     except Exception as e:  # non-finite colours from a network just built are a setting's doing too
         raise refused(settings.reason(e)) from None
+    return colorizer
 
 
 def run(
@@ -94,15 +155,24 @@ def run(
     except (TypeError, ValueError) as e:
         raise UserError(f"{cls.name}'s config cannot be recorded in a result ({e}): every setting must be finite JSON") from None
     identity = {"plugin": cls.name, "plugin_version": cls.version, "dataset": data.name, "size": data.size, "profile": profile, "seed": seed, "config": config}
-    run_id = _resumable(out_dir, identity) if resume else None
+    run_id, nearest = _unfinished(out_dir, identity) if resume else (None, "")
     if resume and run_id is None and colorizer.trainable:
-        console.print(f"{cls.name}: nothing to resume in {out_dir} for this dataset, profile, seed and config: starting a new run", highlight=False)
+        console.print(
+            f"{cls.name}: nothing to resume in {out_dir} for this dataset, profile, seed and config"
+            + (f" (the unfinished run {nearest})" if nearest else "") + ": starting a new run",
+            highlight=False,
+        )
     run_id = run_id or results.new_run_id(cls.name, data.name)
     state_path = Path(out_dir) / "checkpoints" / f"{run_id}-training"
-    trained = training.train(
-        colorizer, data, seed=seed, console=console, state_path=state_path, checkpoint_every=checkpoint_every,
-        resume=resume, run={"run_id": run_id, **identity},
-    )
+    try:
+        trained = training.train(
+            colorizer, data, seed=seed, console=console, state_path=state_path, checkpoint_every=checkpoint_every,
+            resume=resume, run={"run_id": run_id, **identity},
+        )
+    except Exception as e:  # not a user error (a damaged state to resume from says so itself)
+        if not isinstance(e, UserError) and checkpoints.training_state_json(state_path).is_file():  # written whole, for this
+            raise UserError(f"{one_line(e)}; its last saved training state is kept: --resume continues from it") from e
+        raise
     result = {
         "schema_version": results.SCHEMA_VERSION,
         "run_id": run_id,
@@ -149,6 +219,27 @@ def run(
         )
         result["checkpoint"] = {"path": str(path), "sha256": digest}
 
+    try:
+        _score(result, colorizer, data, seed=seed, n_samples=n_samples, out_dir=Path(out_dir), console=console)
+    except BaseException as e:
+        for name in (f"{run_id}.png", f"{run_id}-samples.png"):  # pictures of a result never written
+            (Path(out_dir) / "samples" / name).unlink(missing_ok=True)
+        if isinstance(e, Exception) and result["checkpoint"]:  # hours of training are not thrown away
+            raise UserError(f"{one_line(e)}; the trained weights are kept: {result['checkpoint']['path']}") from e
+        raise
+    result["wall_seconds"] = round(time.perf_counter() - start, 3)
+    result["file"] = str(results.write(result, out_dir))
+    return result
+
+
+def one_line(error: Exception) -> str:
+    """One line: a user error as it is, anything else with its type."""
+    return str(error).splitlines()[0] if isinstance(error, UserError) and str(error) else settings.reason(error)
+
+
+def _score(result: dict, colorizer: Colorizer, data: Dataset, *, seed: int, n_samples: int, out_dir: Path, console: Console) -> None:
+    """Colourize and score the test set, time the method and save its sample pictures, into ``result``."""
+    cls, run_id = type(colorizer), result["run_id"]
     scored = evaluate(colorizer, data.test, seed=seed, n_samples=n_samples)
     timing = speed.measure(colorizer, data, seed=seed)
     if not timing["training"].get("applicable", True) and timing["training"]["reason"].startswith("could not"):
@@ -167,9 +258,6 @@ def run(
         diversity=scored["diversity"],
         speed=timing,
         per_image=scored["per_image"],
-        samples=samples.save(colorizer, data.test, out_dir=Path(out_dir), run_id=run_id, seed=seed, n_samples=n_samples),
+        samples=samples.save(colorizer, data.test, out_dir=out_dir, run_id=run_id, seed=seed, n_samples=n_samples),
         evaluation={"seconds": scored["seconds"]},
-        wall_seconds=round(time.perf_counter() - start, 3),
     )
-    result["file"] = str(results.write(result, out_dir))
-    return result

@@ -71,7 +71,9 @@ class Config(TrainConfig):
 class $cls(Colorizer):
     name = "$name"
     description = "$name: a small CNN trained with L1 on ab (replace with your method)"
-    paper = "<authors, year, title, sections>"
+    # Your paper: authors, "title", venue, year, and the sections this follows. Until
+    # then it says honestly that it follows none (a placeholder is refused).
+    paper = "none: the template's small CNN trained with L1 on ab"
     stochastic = False  # True if colorize gives different samples for different noise
     Config = Config
     profiles = {
@@ -153,7 +155,7 @@ def render(name: str, into: Path) -> Path:
     if name in plugins.colorizers():
         raise UsageError(f"a colourizer named {name!r} is already registered; pick another name")
     dist = name.replace("_", "-")
-    root = outputs.check_folder(into, "--into") / f"colorbench-{dist}"
+    root = outputs.check_folder(into, "--into", subfolders=(f"colorbench-{dist}",)) / f"colorbench-{dist}"
     if os.path.lexists(root):
         raise UserError(f"{root} already exists; nothing was written (remove it or pick another --into)")
     fields = {"name": name, "dist": dist, "cls": "".join(part.title() for part in name.split("_"))}

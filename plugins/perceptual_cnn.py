@@ -1,24 +1,27 @@
-"""Perceptual-loss CNN: seed 004 (a fully convolutional colourizer trained on VGG16 features).
+"""Perceptual-loss CNN: Vangapelli and Kuppam (n.d.), a fully convolutional colourizer
+trained on VGG16 features.
+
+Santosh Vangapelli, Satya Kuppam, "Colour Image Synthesis using CNNs" (no year given).
 
 What it follows:
-- Network (seed 004): a fully convolutional encoder-decoder from L to ab. The
+- Network (Vangapelli and Kuppam): a fully convolutional encoder-decoder from L to ab. The
   encoder is 3x3 convolutions, each stage opened by a stride-2 one that halves
   the resolution; the decoder mirrors it with nearest-neighbour upsampling
   followed by 3x3 convolutions (no transposed convolutions, so no checkerboard
   artefacts). Every convolution but the last is followed by BatchNorm and ReLU;
   the last gives ab through tanh, in the shared normalised range.
-- Loss (seed 004): a perceptual loss, not a per-pixel one. The predicted ab is
+- Loss (Vangapelli and Kuppam): a perceptual loss, not a per-pixel one. The predicted ab is
   joined with the input's L, converted (differentiably) to RGB, and compared
   with the ground-truth RGB on activations of a frozen ImageNet VGG16: a
   weighted sum over several layers of the mean squared difference
   (`colorbench.perceptual`, which does VGG's ImageNet normalisation). The VGG
   is a loss network: it is built in `setup_training`, it is not one of `nets`,
   and checkpoints and colourizing never need it.
-- Saturation boost (seed 004's optional post-processing): at prediction time ab
+- Saturation boost (the paper's optional post-processing): at prediction time ab
   is multiplied by ``saturation_boost`` and clamped back to [-1, 1]; in Lab this
   scales chroma and leaves hue and lightness alone, countering the washed-out
   colours a regression loss averages towards. Off (1.0) by default, so the
-  benchmark scores the network itself; the seed's exact formulation could not
+  benchmark scores the network itself; the paper's exact formulation could not
   be checked, so this one is ours.
 - Deterministic: no noise, one colouring per input.
 
@@ -28,10 +31,10 @@ Defaults taken, and what changed and why:
   colouring are of the same order (0.7, 1.8, 4.9, 2.1 per element), so the
   weights only halve relu3_3, the largest, and no layer dominates. Shallow
   layers carry colour and edges, relu4_3 the semantics that say which colour.
-  The seed's weights could not be checked; these are ours.
+  The paper's weights could not be checked; these are ours.
 - Width 32 doubling to 256 over 4 stride-2 stages (down to S/16): the
   colourizer then costs less than the VGG passes its loss needs, so a CPU run
-  of a few minutes still takes ~150 steps; the seed's widths could not be
+  of a few minutes still takes ~150 steps; the paper's widths could not be
   checked.
 - Optimiser: Adam with Kingma and Ba's defaults, learning rate 1e-3 and betas
   (0.9, 0.999). The GANs' lowered 2e-4 and beta1 0.5 are there to keep G and D
@@ -40,7 +43,7 @@ Defaults taken, and what changed and why:
 - Profiles: `smoke` (3 steps, batch 4: tests), `quick` (150 steps at batch 16
   and 64 px: about 150 s of training on two CPU cores, where a step costs about
   1.8 s of one core, three fifths of it in VGG16), `full` (100,000 steps at batch
-  32 on a GPU: 64 epochs of CIFAR-10's 50,000 images; the seed's own budget
+  32 on a GPU: 64 epochs of CIFAR-10's 50,000 images; the paper's own budget
   could not be checked).
 """
 
@@ -105,7 +108,10 @@ class PerceptualCNNConfig(TrainConfig):
 class PerceptualCNN(Colorizer):
     name = "perceptual_cnn"
     description = "Fully convolutional encoder-decoder (stride-2 down, nearest-neighbour up) trained on a VGG16 perceptual loss"
-    paper = "seed 004 (CNN colourizer with a VGG16 perceptual loss; optional saturation boost, off by default)"
+    paper = (
+        'Santosh Vangapelli, Satya Kuppam, "Colour Image Synthesis using CNNs", n.d. '
+        "(CNN colourizer with a VGG16 perceptual loss; optional saturation boost, off by default)"
+    )
     stochastic = False
     Config = PerceptualCNNConfig
     profiles = {

@@ -1,24 +1,26 @@
-"""GAN with an L1-pretrained generator: seed 002.
+"""GAN with an L1-pretrained generator: Zhu (n.d.).
 
-The seed paper itself is not at hand; this follows the issue's account of it,
-and every value the account leaves open is named below as a choice.
+Zhiyuan Zhu, "Colorization Black and White Images with GAN", Zhejiang University
+(no year given). The paper itself was not at hand: this follows the account of it
+in the issue that added this method, to be checked against the paper, and every
+value the account leaves open is named below as a choice.
 
 What it follows:
-- Generator (seed 002, as described): a U-Net of 4x4 stride-2 convolutions
+- Generator (Zhu, as described): a U-Net of 4x4 stride-2 convolutions
   down and 4x4 stride-2 transposed convolutions up, residual blocks between
   the two, and additive skip connections: each decoder stage's features are
   added to those of the encoder stage at the same size, not concatenated, so
   widths do not double on the way up. Deterministic: no noise input.
-- Lab in [0, 1] (seed 002): the generator sees L / 100 and gives ab in [0, 1]
+- Lab in [0, 1] (Zhu): the generator sees L / 100 and gives ab in [0, 1]
   through a sigmoid; the L1 loss is taken on that scale.
 - Discriminator: a PatchGAN (`colorbench.networks.PatchDiscriminator`) that
   sees L and ab concatenated, both on the [0, 1] scale: the conditional,
-  pix2pix-style setup the seed describes.
-- Training in two phases (seed 002): first the generator alone on L1, then G
+  pix2pix-style setup the paper describes.
+- Training in two phases (Zhu): first the generator alone on L1, then G
   and D together with G's loss = GAN + lambda * L1 (`colorbench.gan`), the
-  seed's 20 + 100 epochs, a 1:5 ratio kept at every profile.
+  paper's 20 + 100 epochs, a 1:5 ratio kept at every profile.
 - Loss: vanilla GAN loss + lambda * L1 with lambda = 100 on the [0, 1] scale
-  (pix2pix's value; the seed's is not given). D's loss is halved as in pix2pix.
+  (pix2pix's value; the paper's is not given). D's loss is halved as in pix2pix.
 - Optimiser: Adam, learning rate 2e-4, betas (0.5, 0.999), for G and D alike.
 
 What it chooses, and why:
@@ -42,9 +44,9 @@ What it chooses, and why:
   carries from the L1 phase into the GAN phase; D's starts with the GAN phase.
 - Batch norm runs in eval mode (running statistics) when colourizing, so an
   image's colours do not depend on the other images in its batch.
-- Profiles: `full` is the seed's 20 + 100 epochs of CIFAR-10's 50,000 images at
+- Profiles: `full` is the paper's 20 + 100 epochs of CIFAR-10's 50,000 images at
   batch 128 (390 full batches an epoch: 7,800 + 39,000 steps; the batch size
-  is not given by the seed, 128 is unet_cgan's); `quick` is 60 + 300 steps at
+  is not given by the paper, 128 is unet_cgan's); `quick` is 60 + 300 steps at
   batch 16 on 64 px crops: a step takes about 0.35 s (L1) and 0.84 s (GAN) on
   one CPU core, about 0.2-0.45 s and 0.46-0.48 s on two, so 150-170 s of
   training (a whole `colorbench run` took 3 minutes); `smoke` is 1 + 5 steps
@@ -65,12 +67,12 @@ from colorbench.networks import init_weights
 
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:
-    """Shared normalisation [-1, 1] -> the seed's [0, 1] (L / 100; (ab + 110) / 220)."""
+    """Shared normalisation [-1, 1] -> the paper's [0, 1] (L / 100; (ab + 110) / 220)."""
     return (x + 1) / 2
 
 
 def from_unit(x: torch.Tensor) -> torch.Tensor:
-    """The seed's [0, 1] -> shared normalisation [-1, 1]; inverse of `to_unit`."""
+    """The paper's [0, 1] -> shared normalisation [-1, 1]; inverse of `to_unit`."""
     return 2 * x - 1
 
 
@@ -136,8 +138,8 @@ class PretrainedGGANConfig(GANConfig):
     z_dim: int = 0  # deterministic generator: no noise
     n_down: int = 3  # stride-2 stages: the residual blocks work at S / 8
     n_res: int = 3  # residual blocks at the bottom
-    pretrain_steps: int = 0  # phase 1: G alone on L1 (the seed's 20 epochs at full)
-    gan_steps: int = 0  # phase 2: G and D, GAN + lambda L1 (the seed's 100 epochs at full)
+    pretrain_steps: int = 0  # phase 1: G alone on L1 (the paper's 20 epochs at full)
+    gan_steps: int = 0  # phase 2: G and D, GAN + lambda L1 (the paper's 100 epochs at full)
 
     def __post_init__(self):
         # `steps` is the total, derived so the record shows it; the phases' own fields
@@ -148,7 +150,10 @@ class PretrainedGGANConfig(GANConfig):
 class PretrainedGGAN(GANColorizer):
     name = "pretrained_g_gan"
     description = "Residual U-Net (additive skips) pre-trained on L1, then PatchGAN on L and ab, GAN + 100 L1 in [0, 1] Lab"
-    paper = "seed 002 (GAN with an L1-pretrained generator: residual U-Net, Lab in [0, 1], 20 L1 + 100 GAN epochs)"
+    paper = (
+        'Zhiyuan Zhu, "Colorization Black and White Images with GAN", Zhejiang University, n.d. '
+        "(GAN with an L1-pretrained generator: residual U-Net, Lab in [0, 1], 20 L1 + 100 GAN epochs)"
+    )
     Config = PretrainedGGANConfig
     stochastic = False
     profiles = {
@@ -174,7 +179,7 @@ class PretrainedGGAN(GANColorizer):
         c = self.config
         return [Phase("pretrain_L1", c.pretrain_steps, self.l1_step), Phase("gan", c.gan_steps, self.train_step)]
 
-    # The shared steps, on the seed's [0, 1] scale: their L1 is then the seed's.
+    # The shared steps, on the paper's [0, 1] scale: their L1 is then the paper's.
     def l1_step(self, L, ab):
         return super().l1_step(to_unit(L), to_unit(ab))
 

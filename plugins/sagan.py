@@ -1,7 +1,12 @@
-"""Self-attention GAN trained the NoGAN way: seed 003 (DeOldify), with SAGAN (Zhang et al. 2019).
+"""Self-attention GAN trained the NoGAN way: Narkhede et al. (n.d.), with DeOldify and SAGAN.
+
+Amey Narkhede, Rishikesh Mahajan, Priya Pacharane, "Image Colorization using Self
+attention GAN" (no year given), which follows DeOldify (Jason Antic, the DeOldify
+repository, 2019); Han Zhang, Ian Goodfellow, Dimitris Metaxas, Augustus Odena,
+"Self-Attention Generative Adversarial Networks", ICML 2019 (SAGAN).
 
 What it follows:
-- Generator (seed 003; DeOldify's ``DynamicUnetWide``, deoldify/unet.py): a
+- Generator (Narkhede et al.; DeOldify's ``DynamicUnetWide``, deoldify/unet.py): a
   U-Net L -> ab with spectral normalisation on its convolutions (DeOldify's
   ``NormType.Spectral``), fastai's layer order conv -> ReLU -> batch norm,
   batch norm on each skip connection before it is joined, up-sampling by a 1x1
@@ -23,7 +28,7 @@ What it follows:
   without padding to a grid of patch logits. It sees the colour image, as
   DeOldify's does; here in Lab (L and ab joined), the same information as RGB
   without RGB's clipping, so it is conditioned on L through the image itself.
-- NoGAN schedule (seed 003; DeOldify README "What is NoGAN?" and
+- NoGAN schedule (Narkhede et al.; DeOldify README "What is NoGAN?" and
   ColorizeTrainingStable.ipynb), `phases()`:
   1. ``pretrain_G``: G alone on the feature loss plus a small L1 on ab; Adam,
      learning rate 1e-3, betas (0.9, 0.99) (DeOldify: ``fit_one_cycle(1,
@@ -290,7 +295,11 @@ class SAGANConfig(TrainConfig):
 class SAGAN(Colorizer):
     name = "sagan"
     description = "spectral-norm self-attention U-Net, NoGAN: VGG feature-loss G, then critic, then short hinge GAN (TTUR)"
-    paper = "seed 003 (DeOldify NoGAN: feature-loss G, pre-trained critic, short GAN); SAGAN (Zhang et al. 2019) §3-4"
+    paper = (
+        'Amey Narkhede, Rishikesh Mahajan, Priya Pacharane, "Image Colorization using Self attention GAN", n.d. '
+        "(Jason Antic's DeOldify, 2019, NoGAN: feature-loss G, pre-trained critic, short GAN); "
+        'Han Zhang, Ian Goodfellow, Dimitris Metaxas, Augustus Odena, "Self-Attention Generative Adversarial Networks", ICML 2019, §3-4'
+    )
     Config = SAGANConfig
     stochastic = False
     profiles = {

@@ -1,21 +1,25 @@
-"""U-Net conditional GAN: seed 000 §3.4 and seed 001 (pix2pix for colourization).
+"""U-Net conditional GAN: Wan (2019) §3.4 and Stancu (2023) (pix2pix for colourization).
+
+Ching Pui Wan, "A Survey on Colorization with cGAN: study report on conditional
+generative adversarial networks", HKUST, 2019.
+Diana-Elena Stancu, "Lab 5-8" (a report on image colourization with a cGAN), 2023.
 
 What it follows:
-- Generator (seed 000 §3.3/§3.4, seed 001; pix2pix U-Net): L -> ab, 4x4 stride-2
+- Generator (Wan §3.3/§3.4, Stancu; pix2pix U-Net): L -> ab, 4x4 stride-2
   convolutions down to 1x1 and back up, skip connections between mirrored
   layers, tanh output in the shared normalised ab range.
-- Noise (seed 000 §3.3.1): a Gaussian vector concatenated at the 1x1
+- Noise (Wan §3.3.1): a Gaussian vector concatenated at the 1x1
   bottleneck, so the generator is a sampler; `colorize` draws it from the
   caller's seed, giving reproducible, different samples.
-- Discriminator (seed 000 §3.4, seed 001): a PatchGAN conditioned on the input:
+- Discriminator (Wan §3.4, Stancu): a PatchGAN conditioned on the input:
   it sees L and ab concatenated, with a little Gaussian noise added to L as
-  seed 000 does, so D cannot win by matching L's exact pixels.
+  Wan does, so D cannot win by matching L's exact pixels.
 - Loss: vanilla cGAN loss + lambda * L1 on ab with lambda = 100 (pix2pix); the
   discriminator's loss is halved, as pix2pix does, to slow D relative to G.
 - Optimiser: Adam, learning rate 2e-4, betas (0.5, 0.999), for G and D alike.
 
 With encdec_gan (§3.1: no skip connections) and unet_gan (§3.3: D not
-conditioned on L) it forms seed 000's ablation; all three share
+conditioned on L) it forms Wan's ablation; all three share
 `colorbench.gan` and differ only in those two choices.
 
 What it changes, and why:
@@ -24,9 +28,9 @@ What it changes, and why:
 - Batch norm runs in eval mode (running statistics) when colourizing, so an
   image's colours do not depend on the other images in its batch.
 - The noise vector has 100 dimensions and L's noise a standard deviation of 0.05
-  (in normalised units); neither value is given by the seeds.
+  (in normalised units); neither value is given by the papers.
 - Profiles: `smoke` (a few steps, tests), `quick` (minutes on two CPU cores),
-  `full` (about 200 epochs of CIFAR-10's 50,000 images at batch 128, the seeds'
+  `full` (about 200 epochs of CIFAR-10's 50,000 images at batch 128, the papers'
   scale).
 """
 
@@ -43,13 +47,17 @@ from colorbench.networks import UNet
 
 @dataclass
 class UNetCGANConfig(GANConfig):
-    d_input_noise: float = 0.05  # std of the noise on the L that D sees (seed 000)
+    d_input_noise: float = 0.05  # std of the noise on the L that D sees (Wan)
 
 
 class UNetCGAN(GANColorizer):
     name = "unet_cgan"
     description = "U-Net generator with bottleneck noise, PatchGAN conditioned on L, cGAN + 100 L1"
-    paper = "seed 000 §3.4 (U-Net cGAN, noise §3.3.1); seed 001 (pix2pix for colourization)"
+    paper = (
+        'Ching Pui Wan, "A Survey on Colorization with cGAN: study report on conditional generative adversarial '
+        'networks", HKUST, 2019, §3.4 (U-Net cGAN, noise §3.3.1); '
+        'Diana-Elena Stancu, "Lab 5-8", 2023 (pix2pix for colourization)'
+    )
     Config = UNetCGANConfig
     profiles = PIX2PIX_PROFILES
     d_channels = 3  # L and ab

@@ -1,20 +1,23 @@
-"""U-Net GAN: seed 000 §3.3 (the §3.1 model with skip connections).
+"""U-Net GAN: Wan (2019) §3.3 (the §3.1 model with skip connections).
+
+Ching Pui Wan, "A Survey on Colorization with cGAN: study report on conditional
+generative adversarial networks", HKUST, 2019.
 
 What it follows:
-- Generator (seed 000 §3.3; pix2pix U-Net): L -> ab, 4x4 stride-2 convolutions
+- Generator (Wan §3.3; pix2pix U-Net): L -> ab, 4x4 stride-2 convolutions
   down to 1x1 and back up, skip connections between mirrored layers, tanh output
   in the shared normalised ab range.
-- Noise (seed 000 §3.3.1): a Gaussian vector concatenated at the 1x1
+- Noise (Wan §3.3.1): a Gaussian vector concatenated at the 1x1
   bottleneck, so the generator is a sampler; `colorize` draws it from the
   caller's seed, giving reproducible, different samples.
-- Discriminator (seed 000 §3.1, kept in §3.3): a PatchGAN that sees the
+- Discriminator (Wan §3.1, kept in §3.3): a PatchGAN that sees the
   colourized image alone, not conditioned on the grey input.
 - Loss: vanilla GAN loss + lambda * L1 on ab with lambda = 100 (pix2pix); the
   discriminator's loss is halved, as pix2pix does, to slow D relative to G.
 - Optimiser: Adam, learning rate 2e-4, betas (0.5, 0.999), for G and D alike.
 
 With encdec_gan (§3.1: no skip connections) and unet_cgan (§3.4: D also
-conditioned on L) it forms seed 000's ablation; all three share
+conditioned on L) it forms Wan's ablation; all three share
 `colorbench.gan` and its defaults, and differ only in those two choices: this
 module is encdec_gan with `UNet` for `EncoderDecoder`, and unet_cgan with D
 shown ab instead of (L, ab).
@@ -30,9 +33,9 @@ What it changes, and why:
   same module runs on 32 px CIFAR-10 and 64 px crops.
 - Batch norm runs in eval mode (running statistics) when colourizing, so an
   image's colours do not depend on the other images in its batch.
-- The noise vector has 100 dimensions, as unet_cgan's; the seed does not fix it.
+- The noise vector has 100 dimensions, as unet_cgan's; the paper does not fix it.
 - Profiles: `smoke` (a few steps, tests), `quick` (minutes on two CPU cores),
-  `full` (about 200 epochs of CIFAR-10's 50,000 images at batch 128, the seed's
+  `full` (about 200 epochs of CIFAR-10's 50,000 images at batch 128, the paper's
   scale, as unet_cgan).
 """
 
@@ -46,7 +49,10 @@ from colorbench.networks import UNet
 class UNetGAN(GANColorizer):
     name = "unet_gan"
     description = "U-Net generator with bottleneck noise, PatchGAN on ab alone (not conditioned on L), GAN + 100 L1"
-    paper = "seed 000 §3.3 (U-Net GAN, noise §3.3.1; unconditioned D of §3.1)"
+    paper = (
+        'Ching Pui Wan, "A Survey on Colorization with cGAN: study report on conditional generative adversarial '
+        'networks", HKUST, 2019, §3.3 (U-Net GAN, noise §3.3.1; unconditioned D of §3.1)'
+    )
     Config = GANConfig
     profiles = PIX2PIX_PROFILES
     d_channels = 2  # ab alone: D is not conditioned on L

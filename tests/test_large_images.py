@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from colorbench import folder_scoring, images, lpips_metric, metrics, tiled_scoring
-from tests.helpers import write_png
+from colorbench.errors import UserError
+from tests.helpers import one_json, write_png
 
 LPIPS_RTOL = 1e-6  # float32 convolutions over tiles of other sizes may sum in another order
 
@@ -87,7 +88,7 @@ def test_score_folders_tiles_only_what_exceeds_the_budget(tmp_path):
     problems = folder_scoring.Problems()
     loaded = folder_scoring.load(folder_scoring.pair(tmp_path / "gt", tmp_path / "pred", problems), problems)
     budget = 50_000  # under the big image's 60,000 px, over the small ones' 2 x 1,920
-    batches = [([loaded[i][0] for i in indices], tiled) for indices, tiled in folder_scoring._batches(loaded, budget)]
+    batches = [([loaded[i].id for i in indices], tiled) for indices, tiled in folder_scoring._batches(loaded, budget)]
     assert batches == [(["small_a.png", "small_b.png"], False), (["big.png"], True)]
 
     cpu = torch.device("cpu")
@@ -97,6 +98,67 @@ def test_score_folders_tiles_only_what_exceeds_the_budget(tmp_path):
     for name, values in whole["per_image"].items():
         if name != "id":
             np.testing.assert_allclose(tiled["per_image"][name], values, rtol=LPIPS_RTOL if name == "lpips" else 1e-12)
+
+
+def _write_pairs(root, shapes: dict, gray=()) -> None:
+    for name, shape in shapes.items():
+        gt, pred = (x[0].permute(1, 2, 0).numpy() for x in _pair(*shape, seed=len(name)))
+        if name in gray:
+            gt = gt[..., :1].repeat(3, axis=2)
+        write_png(root / "gt" / name, gt)
+        write_png(root / "pred" / name, pred)
+
+
+def test_score_holds_one_batch_of_pixels_not_every_image(tmp_path):
+    """Checking reads every pair whole but keeps only its size: memory does not grow
+    with the number of images (numpy's arrays are what tracemalloc sees)."""
+    import tracemalloc
+
+    _write_pairs(tmp_path, {f"{i}.png": (200, 300 + i) for i in range(12)})  # no two alike: one per batch
+    pair_bytes = 2 * 200 * 312 * 3
+    problems = folder_scoring.Problems()
+    pairs = folder_scoring.pair(tmp_path / "gt", tmp_path / "pred", problems)
+    tracemalloc.start()
+    try:
+        loaded = folder_scoring.load(pairs, problems)
+        _, checking = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        scored = folder_scoring.score_folders(tmp_path / "gt", tmp_path / "pred", device=torch.device("cpu"))
+        _, scoring = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(loaded) == scored["scored"] == 12 and not problems.count()
+    assert checking < 4 * pair_bytes and scoring < 4 * pair_bytes, (checking, scoring, 12 * pair_bytes)
+
+
+@pytest.mark.parametrize("change", ["truncated", "resized"])
+def test_a_file_changed_between_checking_and_scoring_is_named(tmp_path, change):
+    _write_pairs(tmp_path, {"a.png": (40, 50)})
+    problems = folder_scoring.Problems()
+    (checked,) = folder_scoring.load(folder_scoring.pair(tmp_path / "gt", tmp_path / "pred", problems), problems)
+    if change == "truncated":
+        (tmp_path / "pred" / "a.png").write_bytes((tmp_path / "pred" / "a.png").read_bytes()[:100])
+    else:
+        write_png(tmp_path / "pred" / "a.png", np.zeros((41, 50, 3), np.uint8))
+    with pytest.raises(UserError, match=r"pred/a\.png: .*(damaged image|now 50x41, was 50x40).* changed while being scored\?"):
+        checked.read()
+
+
+def test_lpips_left_out_names_the_images_too_small_for_it(cli, tmp_path):
+    _write_pairs(tmp_path, {"big.png": (40, 40), "gray_small.png": (20, 20)}, gray={"gray_small.png"})
+    scored = folder_scoring.score_folders(tmp_path / "gt", tmp_path / "pred", device=torch.device("cpu"))
+    assert scored["not_computed"] == {} and scored["excluded"]["ids"] == ["gray_small.png"]  # not scored: no bar to LPIPS
+    _write_pairs(tmp_path, {"small.png": (20, 30)})
+    result = cli("score", tmp_path / "gt", tmp_path / "pred", "--json")
+    assert one_json(result)["not_computed"]["lpips"] == "1 image(s) under 31 px on the shorter side, which LPIPS (AlexNet) needs: small.png"
+
+
+def test_a_folder_of_grayscale_truths_says_how_many(cli, tmp_path):
+    _write_pairs(tmp_path, {"a.png": (20, 20), "b.png": (20, 20)}, gray={"a.png", "b.png"})
+    result = cli("score", tmp_path / "gt", tmp_path / "pred")
+    assert result.exit_code == 1 and result.stderr.strip() == (
+        "Error: every ground-truth image (2) is grayscale (ground truth has no chroma (R = G = B)): nothing to score colourization on"
+    )
 
 
 # ------------------------------------------------------------------ colorize in strips

@@ -1,7 +1,7 @@
 """No command ever overwrites, shadows or half-writes a user's file (`colorbench.outputs`)."""
 
+import contextlib
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -11,30 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from tests.helpers import one_json
+from tests.helpers import one_json, permissions_enforced, refused, snapshot, tiny_image
 
 SUFFIXES = [".png", ".jpg", ".jpeg", ".PNG", ".bmp", ".tif"]
-
-
-def tiny_image(path: Path, seed: int = 0) -> Path:
-    """An 8 x 8 colour image in the format its suffix names."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(path)
-    return path
-
-
-def snapshot(root: Path) -> dict[str, bytes | None]:
-    """Every file (its bytes) and folder (None) under ``root``: equal snapshots mean
-    nothing was changed, added or removed."""
-    return {p.relative_to(root).as_posix(): None if p.is_dir() else p.read_bytes() for p in sorted(root.rglob("*"))}
-
-
-def refused(result, code: int, *words: str) -> None:
-    """One line on stderr naming what was wrong, the given exit status, no traceback."""
-    assert result.exit_code == code, result.output
-    assert not result.exception or isinstance(result.exception, SystemExit), result.exception
-    (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("Error:") and all(w in line for w in words), line
 
 
 def colorize(cli, *args):
@@ -176,13 +155,18 @@ def test_new_plugin_into_a_file_or_onto_a_package_is_one_line(cli, tmp_path):
 
 @pytest.fixture
 def read_only(tmp_path):
+    """A folder of mode 555, which not even root may write in during the test."""
     folder = tmp_path / "read-only"
     folder.mkdir()
     folder.chmod(0o555)
-    if os.access(folder, os.W_OK):
-        pytest.skip("this user (root?) may write in a read-only folder anyway")
-    yield folder
-    folder.chmod(0o755)
+    try:
+        with permissions_enforced():
+            with contextlib.suppress(PermissionError):
+                (folder / "probe").touch()
+                pytest.skip("a folder cannot be made read-only here")
+            yield folder
+    finally:
+        folder.chmod(0o755)
 
 
 @pytest.mark.parametrize(
@@ -254,3 +238,150 @@ def test_no_input_changes_and_each_gets_its_own_output(cli, names, as_files, out
             relative = Path(name) if not as_files else Path(Path(name).name)
             assert {str(out / relative.with_suffix(".png")), str(out / f"{relative}.png")} & set(written)
         assert all(Image.open(p).size == (8, 8) for p in written)
+
+
+# run writes results, checkpoints/ and samples/ (PNGs): never where its dataset reads images
+
+
+@pytest.fixture
+def photo_folder(tmp_path) -> Path:
+    for i in range(5):
+        tiny_image(tmp_path / "photos" / f"{i}.png", i)
+    (tmp_path / "link").symlink_to(tmp_path / "photos", target_is_directory=True)
+    return tmp_path / "photos"
+
+
+@pytest.mark.parametrize(
+    "out, relation",
+    [("photos", "is"), ("photos/results", "lies inside"), ("photos/../photos/r", "lies inside"), ("link/r", "lies inside")],
+)
+def test_run_never_writes_into_its_dataset_folder(cli, photo_folder, tmp_path, out, relation):
+    before = snapshot(tmp_path)
+    result = cli("run", "--plugin", "gray", "--profile", "smoke", "--dataset", f"folder:{photo_folder}", "--out", tmp_path / out)
+    refused(result, 2, f"{relation} the dataset folder {photo_folder}", "would be read as input")
+    assert "training items" not in result.output  # refused before the dataset loaded
+    assert snapshot(tmp_path) == before
+
+
+def test_run_never_writes_into_its_data_dir(cli, tmp_path):
+    result = cli("run", "--plugin", "gray", "--profile", "smoke", "--dataset", "cifar10:subset-6k",
+                 "--data-dir", tmp_path / "cifar", "--out", tmp_path / "cifar" / "results")
+    refused(result, 2, f"lies inside --data-dir {tmp_path / 'cifar'}")
+    assert not (tmp_path / "cifar").exists()
+
+
+@pytest.mark.parametrize("where", ["checkpoints", "samples"])
+def test_run_names_a_file_where_its_subfolders_go_before_training(cli, tmp_path, where):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / where).write_text("the user's")
+    before = snapshot(tmp_path)
+    result = cli("run", "--plugin", "gray", "--profile", "smoke", "--out", tmp_path / "results")
+    refused(result, 2, f"{tmp_path / 'results' / where} is a file where a folder will be written")
+    assert "training items" not in result.output
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("command", ["colorize", "run", "new-plugin"])
+def test_a_broken_link_as_the_output_folder_is_named_as_one(cli, photos, tmp_path, command):
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    args = {
+        "colorize": ["colorize", "--plugin", "gray", photos, "--out", tmp_path / "gone"],
+        "run": ["run", "--plugin", "gray", "--profile", "smoke", "--out", tmp_path / "gone"],
+        "new-plugin": ["new-plugin", "mine", "--into", tmp_path / "gone"],
+    }[command]
+    before = snapshot(tmp_path)
+    refused(cli(*args), 2, f"{tmp_path / 'gone'} is a broken link, not a folder")
+    assert snapshot(tmp_path) == before
+
+
+# score --out: --overwrite replaces an earlier score, never an input
+
+
+@pytest.mark.parametrize("out", ["gt/a.png", "pred/score.json", "pred/../gt/new.json", "gt-link/x.json"])
+def test_score_out_never_replaces_or_joins_an_input(cli, tmp_path, out):
+    gt, pred = tiny_image(tmp_path / "gt" / "a.png").parent, tiny_image(tmp_path / "pred" / "a.png", 1).parent
+    (tmp_path / "gt-link").symlink_to(gt, target_is_directory=True)
+    before = snapshot(tmp_path)
+    refused(cli("score", gt, pred, "--out", tmp_path / out, "--overwrite"), 2, f"--out {tmp_path / out}", "the input", "so no input is overwritten")
+    assert snapshot(tmp_path) == before
+
+
+def test_score_out_that_is_a_link_to_an_input_replaces_the_link_only(cli, tmp_path):
+    gt, pred = tiny_image(tmp_path / "gt" / "a.png").parent, tiny_image(tmp_path / "pred" / "a.png", 1).parent
+    truth = (gt / "a.png").read_bytes()
+    (tmp_path / "score.json").symlink_to(gt / "a.png")
+    result = cli("score", gt, pred, "--out", tmp_path / "score.json", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "score.json").is_symlink() and json.loads((tmp_path / "score.json").read_text())["kind"] == "score"
+    assert (gt / "a.png").read_bytes() == truth
+
+
+# names the file system cannot hold are refused before any work, never found one image at a time
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lengths=st.lists(st.integers(240, 255), min_size=1, max_size=3), wide=st.booleans(), twin=st.booleans())
+def test_names_near_the_limit_are_all_written_or_refused_up_front(cli, lengths, wide, twin):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for i, length in enumerate(lengths):
+            free = length - len(f"{i}.png")  # bytes left for the stem: a two-byte "é" or a one-byte "x" at a time
+            stem = f"{i}" + ("é" * (free // 2) + "x" * (free % 2) if wide else "x" * free)
+            tiny_image(root / "in" / f"{stem}.png", i)
+            if twin:
+                tiny_image(root / "in" / f"{stem}.jpg", i)  # its output adds .png to its whole name: 4 bytes more
+        before = snapshot(root)
+
+        result = cli("colorize", "--plugin", "gray", root / "in", "--out", root / "out", "--json")
+
+        if twin and max(lengths) > 251:
+            refused(result, 2, "bytes, more than the 255 a file name may have here")
+            assert snapshot(root) == before
+        else:
+            assert result.exit_code == 0, result.output
+            assert len(one_json(result)["written"]) == len(lengths) * (1 + twin)
+            assert not [p for p in (root / "out").iterdir() if p.name.startswith(".")]  # no temporary file left
+
+
+def test_new_plugin_with_a_name_too_long_for_a_folder_writes_nothing(cli, tmp_path):
+    refused(cli("new-plugin", "a" * 250, "--into", tmp_path / "pkgs"), 2, "more than the 255 a file name may have here")
+    assert not (tmp_path / "pkgs").exists()
+
+
+# weights fetch: the archive and the cache are checked before any download
+
+
+@pytest.fixture
+def empty_caches(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    return tmp_path / "cache"
+
+
+@pytest.mark.parametrize("archive", ["missing.tar.gz", "a-folder"])
+def test_weights_fetch_names_an_archive_it_cannot_read(cli, empty_caches, tmp_path, archive):
+    (tmp_path / "a-folder").mkdir()
+    refused(cli("weights", "fetch", "--archive", tmp_path / archive, "--json"), 2, f"--archive {tmp_path / archive}")
+
+
+@pytest.mark.parametrize("blocker", ["colorbench", "colorbench/weights/vgg16_features.safetensors/"])
+def test_weights_fetch_names_a_cache_it_cannot_write(cli, empty_caches, tmp_path, blocker):
+    if blocker.endswith("/"):
+        (empty_caches / blocker).mkdir(parents=True)
+    else:
+        empty_caches.mkdir()
+        (empty_caches / blocker).write_text("the user's")
+    (tmp_path / "carrier.tar.gz").write_bytes(b"not read: the cache is refused first")
+    before = snapshot(tmp_path)
+    result = cli("weights", "fetch", "--archive", tmp_path / "carrier.tar.gz")
+    refused(result, result.exit_code, str(empty_caches / blocker.rstrip("/")))
+    assert result.exit_code in (1, 2) and snapshot(tmp_path) == before
+
+
+def test_run_never_follows_a_link_in_its_out_folder_into_its_dataset(cli, photo_folder, tmp_path):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "samples").symlink_to(photo_folder, target_is_directory=True)
+    before = snapshot(tmp_path)
+    result = cli("run", "--plugin", "gray", "--profile", "smoke", "--dataset", f"folder:{photo_folder}", "--out", tmp_path / "results")
+    refused(result, 2, f"{tmp_path / 'results' / 'samples'} is the dataset folder")
+    assert snapshot(tmp_path) == before

@@ -14,12 +14,12 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 import colorbench
-from colorbench import datasets, runner, training
+from colorbench import checkpoints, datasets, devices, runner, training
 from colorbench.cli.run import MAX_SEED
 from colorbench.datasets import Dataset, Fixed, RandomCrops
 from colorbench.errors import UsageError, UserError
 from colorbench.plugins import colorizers, get_colorizer, pm
-from tests.helpers import one_json, write_png
+from tests.helpers import Sepia, one_json, write_png
 from tests.test_training import QUIET, Spiky, SpikyConfig
 
 
@@ -174,6 +174,148 @@ def test_numeric_flags_out_of_range_are_refused(cli, tmp_path, args, message):
 
 def test_the_largest_seed_is_one_numpy_takes():
     training.seed_everything(MAX_SEED)
+
+
+# ------------------------------------------------------------------ devices, batches, memory
+@pytest.mark.parametrize(
+    "device, message",
+    [
+        ("meta", "--device meta: colorbench runs on cpu, cuda, cuda:N or mps (or auto), not on meta"),
+        ("xla", "not on xla"),
+        ("cpu:1", "--device cpu:1: there is one cpu device; use --device cpu"),
+        ("mps:1", "there is one mps device"),
+        ("", "--device '' is not a device"),
+    ],
+)
+def test_a_device_colorbench_cannot_run_on_is_refused(cli, tmp_path, device, message):
+    refused(run(cli, tmp_path / "out", "--plugin", "gray", "--device", device), message, tmp_path / "out")
+
+
+@settings(max_examples=50, deadline=None)
+@given(name=st.text(max_size=12) | st.sampled_from(["cpu", "cpu:0", "cuda", "cuda:1", "mps", "meta", "xla:0", "hpu", "ipu", "vulkan"]))
+def test_pick_gives_a_device_colorbench_runs_on_or_a_usage_error(name):
+    try:
+        device = devices.pick(name)
+    except UsageError as e:
+        assert "\n" not in str(e)
+        return
+    assert device.type in ("cpu", "cuda", "mps") and (device.type == "cuda" or device.index is None)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data-dir", "{tmp}/in"], "--data-dir is not read by the builtin dataset"),
+        (["--dataset", "folder:{tmp}/in", "--data-dir", "{tmp}/in"], "--data-dir is not read by folder:PATH"),
+        (["--dataset", "cifar10", "--data-dir", "{tmp}/file"], "--data-dir {tmp}/file is a file; pass the folder"),
+    ],
+)
+def test_a_data_dir_nothing_reads_is_refused(cli, tmp_path, args, message):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "file").write_text("not a folder")
+    result = run(cli, tmp_path / "out", "--plugin", "gray", *[a.format(tmp=tmp_path) for a in args])
+    refused(result, message.format(tmp=tmp_path), tmp_path / "out")
+
+
+def test_a_batch_larger_than_the_training_set_is_refused_before_training(cli, tmp_path):
+    data = datasets.load("builtin", size=16)
+    refused(run(cli, tmp_path / "out", "--plugin", "unet_cgan", "--set", f"batch_size={len(data.train) + 1}"),
+            f"unet_cgan's batch_size {len(data.train) + 1} (profile smoke) is more than the {len(data.train)} training items of builtin",
+            tmp_path / "out")
+    runner.check(get_colorizer("unet_cgan"), data, profile="smoke", device=torch.device("cpu"), overrides={"batch_size": len(data.train)})
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 4), ("test", 1)):
+        for i in range(n):
+            write_png(tmp_path / "data" / split / f"{i}.png", rng.integers(0, 256, (20, 20, 3), dtype=np.uint8))
+    small = cli("run", "--plugin", "unet_cgan", "--profile", "quick", "--dataset", f"folder:{tmp_path / 'data'}", "--out", tmp_path / "out")
+    refused(small, "unet_cgan's batch_size 16 (profile quick) is more than the 4 training items", tmp_path / "out", exit_code=1)
+
+
+def test_a_model_too_large_to_train_in_free_memory_is_refused(cli, tmp_path, monkeypatch):
+    assert devices.free_memory(torch.device("cpu")) is None or devices.free_memory(torch.device("cpu")) > 0
+    monkeypatch.setattr(devices, "free_memory", lambda device: 8 * 2**20)  # a machine with 8 MiB free
+    result = run(cli, tmp_path / "out", "--plugin", "unet_cgan", "--set", "ngf=8")  # its samples fit: 1.7 MiB
+    refused(result, "unet_cgan (", tmp_path / "out")
+    assert "with ngf=8) needs at least" in result.stderr and "GiB to train (8 floats per parameter); cpu has 0.0 GiB free" in result.stderr
+    assert run(cli, tmp_path / "out", "--plugin", "gray").exit_code == 0  # nothing to train: nothing to hold
+
+
+def test_more_samples_than_memory_holds_are_refused_before_training(cli, tmp_path):
+    result = run(cli, tmp_path / "out", "--plugin", "unet_cgan", "--samples", str(10**7))
+    refused(result, f"{10**7} samples per test image (--samples) of unet_cgan take about", tmp_path / "out")
+    assert "for a batch of 24 test images at 16x16" in result.stderr and "ask for fewer" in result.stderr
+    assert run(cli, tmp_path / "out", "--plugin", "gray", "--samples", str(10**7)).exit_code == 0  # one prediction: nothing to hold
+
+
+# ------------------------------------------------------------------ failures no check could foresee
+class _Trains(Sepia):
+    profiles = {"smoke": dict(steps=4, batch_size=2)}
+
+    def setup_training(self):
+        self.opt, self.calls = torch.optim.SGD(self.nets.parameters(), lr=0.1), 0
+
+    def train_step(self, L, ab):
+        self.calls += 1
+        self.opt.zero_grad()
+        loss = (self.nets["tint"].weight - 0.5).square().sum()
+        loss.backward()
+        self.opt.step()
+        return {"loss": loss.item()}
+
+
+class FailsScoring(_Trains):
+    name = "fails_scoring_test"
+
+    def predict(self, L, noise):
+        raise RuntimeError("a bug in predict\nand its second line")
+
+
+class FailsAtStep3(_Trains):
+    name = "fails_at_step_3_test"
+
+    def train_step(self, L, ab):
+        if self.calls == 2:
+            raise RuntimeError("out of memory at step 3")
+        return super().train_step(L, ab)
+
+
+class Failing:
+    @colorbench.hookimpl
+    def register_colorizers(self, register):
+        register(FailsScoring)
+        register(FailsAtStep3)
+
+
+@pytest.fixture
+def failing():
+    pm.register(Failing(), name="failing_test_methods")
+    yield
+    pm.unregister(name="failing_test_methods")
+
+
+def test_a_failure_after_training_keeps_the_weights_and_writes_nothing_half(cli, tmp_path, failing):
+    result = run(cli, tmp_path, "--plugin", "fails_scoring_test", "--json")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (failed,) = one_json(result)["failed"]
+    message, _, kept = failed["error"].partition("; the trained weights are kept: ")
+    assert message == "RuntimeError: a bug in predict" and Path(kept).is_file()
+    assert not list(tmp_path.glob("*.json")) and not list((tmp_path / "samples").glob("*"))  # no result, no pictures
+    assert checkpoints.load(Path(kept)).name == "fails_scoring_test"
+
+
+def test_a_failure_during_training_names_the_state_it_resumes_from(cli, tmp_path, failing):
+    result = run(cli, tmp_path, "--plugin", "fails_at_step_3_test", "--checkpoint-every", "1", "--json")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    (failed,) = one_json(result)["failed"]
+    assert failed["error"] == "RuntimeError: out of memory at step 3; its last saved training state is kept: --resume continues from it"
+    (state,) = (tmp_path / "checkpoints").glob("*-training.json")
+    assert checkpoints.read_training_state(state.with_suffix(""))["step"] == 2
+    assert not list(tmp_path.glob("*.json"))
+
+    other = run(cli, tmp_path, "--plugin", "fails_at_step_3_test", "--resume", "--seed", "1")  # not how it was started
+    run_id = state.name.removesuffix("-training.json")
+    assert f"nothing to resume in {tmp_path} for this dataset, profile, seed and config (the unfinished run {run_id} was " \
+           "started with seed 0 (not 1)): starting a new run" in " ".join(other.stderr.split())
 
 
 # ------------------------------------------------------------------ properties

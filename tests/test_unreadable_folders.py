@@ -3,7 +3,6 @@ reports it, `score` lists it and scores nothing, `run` on folder:PATH skips it
 aloud (and refuses it with --strict)."""
 
 import contextlib
-import ctypes
 import os
 from pathlib import Path
 
@@ -12,47 +11,22 @@ import pytest
 
 from colorbench import datasets
 from colorbench.datasets import image_files
-from tests.helpers import one_json, write_png
-
-_DAC_CAPABILITIES = (1 << 1) | (1 << 2)  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH: how root reads any folder
-
-
-def _root_reads_anything(enabled: bool) -> None:
-    """Turn root's two file-permission capabilities off in this thread's effective
-    set, or back on (they stay permitted, so this can be undone)."""
-
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    header, data = Header(0x20080522, 0), (Data * 2)()  # _LINUX_CAPABILITY_VERSION_3
-    if libc.capget(ctypes.byref(header), data) != 0:
-        raise OSError(ctypes.get_errno(), "capget")
-    data[0].effective = data[0].effective | _DAC_CAPABILITIES if enabled else data[0].effective & ~_DAC_CAPABILITIES
-    if libc.capset(ctypes.byref(header), data) != 0:
-        raise OSError(ctypes.get_errno(), "capset")
+from tests.helpers import one_json, permissions_enforced, write_png
 
 
 @contextlib.contextmanager
 def unlistable(*folders: Path):
-    """Within the block, ``folders`` cannot be listed: mode 000 and, as root, without
-    the capabilities that read any folder anyway."""
-    as_root = os.geteuid() == 0
+    """Within the block, ``folders`` cannot be listed: mode 000, and permissions
+    enforced even for root."""
     for folder in folders:
         folder.chmod(0)
     try:
-        if as_root:
-            _root_reads_anything(False)
-        with contextlib.suppress(PermissionError):
-            os.listdir(folders[0])
-            pytest.skip("a folder cannot be made unreadable here")
-        yield
+        with permissions_enforced():
+            with contextlib.suppress(PermissionError):
+                os.listdir(folders[0])
+                pytest.skip("a folder cannot be made unreadable here")
+            yield
     finally:
-        if as_root:
-            _root_reads_anything(True)
         for folder in folders:
             folder.chmod(0o755)
 
@@ -103,12 +77,13 @@ def test_score_lists_an_unreadable_ground_truth_folder_rather_than_finding_no_im
 
 
 def test_a_folder_dataset_skips_unreadable_folders_aloud(cli, tmp_path):
-    _images(tmp_path, [f"{i}.png" for i in range(6)] + ["locked/x.png"])
-    with unlistable(tmp_path / "locked"):
-        data = datasets.load(f"folder:{tmp_path}")
-        strict = cli("run", "--plugin", "gray", "--dataset", f"folder:{tmp_path}", "--profile", "smoke", "--strict",
+    photos = tmp_path / "photos"
+    _images(photos, [f"{i}.png" for i in range(6)] + ["locked/x.png"])
+    with unlistable(photos / "locked"):
+        data = datasets.load(f"folder:{photos}")
+        strict = cli("run", "--plugin", "gray", "--dataset", f"folder:{photos}", "--profile", "smoke", "--strict",
                      "--out", tmp_path / "results")
-    assert data.card["unreadable_skipped"] == [f"{tmp_path / 'locked'}: folder cannot be listed (Permission denied)"]
+    assert data.card["unreadable_skipped"] == [f"{photos / 'locked'}: folder cannot be listed (Permission denied)"]
     assert data.card["train_count"] + len(data.test) == 6
     assert strict.exit_code == 1
     assert "--strict" in strict.stderr and "locked" in strict.stderr

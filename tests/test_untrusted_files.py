@@ -354,3 +354,181 @@ def test_damaged_checkpoint_configs_never_crash_colorize(made, data):
         if result.exit_code:
             assert not (Path(tmp) / "out").exists()
         assert snapshot(folder) == before
+
+
+# ------------------------------------------------------------------ issue 10, second round
+def _both_refuse(cli, path: Path, other: Path, *words: str) -> None:
+    """`leaderboard` skips ``path`` with one warning and `compare` refuses it, each
+    naming the file and ``words``; nothing is written."""
+    before = snapshot(path.parent)
+    for fmt in FORMATS:
+        result = cli("leaderboard", "--results", path.parent, "--format", fmt)
+        no_traceback(result)
+        assert result.exit_code == 0, result.output
+        (line,) = result.stderr.strip().splitlines()
+        assert "skipping" in line and str(path) in line and all(w in line for w in words), line
+    fails_cleanly(cli("compare", path, other), 1, str(path), *words)
+    fails_cleanly(cli("compare", other, path, "--json"), 1, str(path), *words)
+    assert snapshot(path.parent) == before
+
+
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda t: t.replace('"status"', '"metrics": {}, "status"', 1), ["key 'metrics' appears twice"]),  # json.loads keeps the last
+        (lambda t: t.replace('"status"', '"cpu_note": NaN, "status"', 1), ["NaN is not a JSON number"]),
+        (lambda t: t.replace('"status"', '"x": -Infinity, "status"', 1), ["-Infinity is not a JSON number"]),
+        (lambda t: t.replace('"smoke"', '"sm\udce9oke"', 1), ["not UTF-8"]),  # a latin-1 byte
+        (lambda t: "[" * 100_000 + "]" * 100_000, ["nested too deeply"]),
+    ],
+    ids=["repeated key", "NaN", "-Infinity", "latin-1 byte", "deep nesting"],
+)
+def test_json_a_lenient_reader_would_accept_is_refused(made, tmp_path, cli, damage, words):
+    path = tmp_path / "results" / made.result.name
+    path.parent.mkdir()
+    path.write_bytes(damage(made.result.read_text()).encode("utf-8", "surrogateescape"))
+    _both_refuse(cli, path, made.result, *words)
+
+
+def test_a_byte_order_mark_is_read_past(made, tmp_path, cli):
+    path = tmp_path / "results" / made.result.name
+    path.parent.mkdir()
+    path.write_bytes(b"\xef\xbb\xbf" + made.result.read_bytes())  # what some editors save
+    shown = cli("leaderboard", "--results", path.parent, "--json")
+    assert shown.exit_code == 0 and shown.stderr == ""
+    assert [row["method"] for group in one_json(shown)["groups"] for row in group["rows"]] == ["unet_cgan"]
+    compared = cli("compare", path, made.result, "--json")
+    assert compared.exit_code == 0 and one_json(compared)["metrics"]["psnr"]["difference"] == 0
+
+
+def test_an_image_listed_twice_is_refused(made, tmp_path, cli):
+    path = copy_results(made, tmp_path / "results")
+    edit(path, lambda r: r["per_image"]["id"].__setitem__(1, r["per_image"]["id"][0]))
+    _both_refuse(cli, path, made.result, "per_image.id", "listed twice")
+
+
+def test_an_interval_upside_down_is_refused(made, tmp_path, cli):
+    path = copy_results(made, tmp_path / "results")
+    edit(path, lambda r: r["ci95"].update(psnr=r["ci95"]["psnr"][::-1]))
+    _both_refuse(cli, path, made.result, "ci95.psnr", "lower end")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    data=st.data(),
+    value=st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.floats(-2, 2), st.floats(-1, 600)),
+)
+def test_a_metric_value_is_read_iff_the_metric_can_take_it(made, data, value):
+    """Any finite number, anywhere a metric's value is stored: one the metric can
+    take is read (and compared without overflow warnings), any other is refused
+    naming the field, so an SSIM of 7 or a PSNR of 1e308 never reaches a table."""
+    from colorbench.schemas import METRIC_RANGES
+
+    result = json.loads(made.result.read_text())
+    name = data.draw(st.sampled_from(sorted(set(result["per_image"]) & set(METRIC_RANGES))))
+    where = data.draw(st.sampled_from(["per_image"] + [w for w in ("metrics", "ci95") if result[w].get(name) is not None]))
+    if where == "metrics":
+        result["metrics"][name], field = value, f"metrics.{name}"
+    elif where == "per_image":
+        i = data.draw(st.integers(0, len(result["per_image"]["id"]) - 1))
+        result["per_image"][name][i], field = value, f"{name}.{i}"
+    else:
+        result["ci95"][name], field = [value, value], f"ci95.{name}.0"
+    low, high = METRIC_RANGES[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "results" / made.result.name
+        path.parent.mkdir()
+        path.write_text(json.dumps(result))
+        board = invoke("leaderboard", "--results", path.parent, "--json")
+        compared = invoke("compare", made.result, path, "--json")
+    for outcome in (board, compared):
+        no_traceback(outcome)
+        one_json(outcome)
+    if low <= value <= high:
+        assert board.stderr == "" and compared.exit_code == 0, (board.stderr, compared.stderr)
+    else:
+        assert field in board.stderr and "outside" in board.stderr
+        assert compared.exit_code == 1 and field in compared.stderr
+
+
+# ------------------------------------------------------------------ sample images
+@pytest.mark.parametrize("kind", ["grid", "samples"])
+@pytest.mark.parametrize("shape", [(8000, 8000), (1, 1), (16, 128)])
+def test_a_sample_image_of_another_size_is_refused_before_it_is_decoded(made, board, cli, kind, shape):
+    """8000x8000 black is a 200 kB PNG that decodes to 190 MB (and matplotlib many
+    times that): its size is checked from the header, against the run's own."""
+    from PIL import Image
+
+    stem = made.result.stem + ("-samples" if kind == "samples" else "")
+    Image.new("RGB", shape[::-1]).save(board / "results" / "samples" / f"{stem}.png")
+    before = snapshot(board)
+    result = cli("leaderboard", "--write", "--board", board)
+    fails_cleanly(result, 1, made.result.name, f"{shape[1]}x{shape[0]} pixels, not the")
+    assert snapshot(board) == before
+
+
+def test_a_sample_image_that_is_a_pipe_is_refused_without_blocking(made, board, cli):
+    import os
+
+    sample = board / "results" / "samples" / f"{made.result.stem}.png"
+    sample.unlink()
+    os.mkfifo(sample)
+    fails_cleanly(cli("leaderboard", "--write", "--board", board), 1, made.result.name, "not a regular file")
+
+
+def test_a_pipe_among_the_results_is_skipped_without_blocking(made, tmp_path, cli):
+    import os
+
+    copy_results(made, tmp_path / "results")
+    os.mkfifo(tmp_path / "results" / "pipe.json")
+    result = cli("leaderboard", "--results", tmp_path / "results", "--json")
+    assert result.exit_code == 0 and "pipe.json: not a regular file" in result.stderr
+    assert [row["method"] for group in one_json(result)["groups"] for row in group["rows"]] == ["unet_cgan"]
+
+
+# ------------------------------------------------------------------ checkpoints
+def _rewritten(made, folder: Path, *, config=lambda m: None, tensors=lambda t: None) -> Path:
+    """A copy of the made checkpoint with its config or tensors changed, its
+    config's sha256 made to match: only the new checks can refuse it."""
+    from safetensors.torch import load_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / made.checkpoint.name
+    state = load_file(made.checkpoint)
+    tensors(state)
+    save_file(state, path)
+    meta = json.loads(made.checkpoint.with_suffix(".json").read_text())
+    config(meta)
+    meta["weights_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    return path
+
+
+@pytest.mark.parametrize(
+    "config, words",
+    [
+        (lambda m: m["config"].update(ngf=100_000), ["G.down.0.0.weight is float32 [8, 1, 4, 4], the network's float32 [100000, 1, 4, 4]"]),
+        (lambda m: m["config"].update(z_dim=10**9), ["the network's float32 [1000000064, 32, 4, 4]"]),
+        (lambda m: m.update(size=4096), ["missing (G.down.3.2.weight", "unexpected"]),
+    ],
+    ids=["ngf=100000", "z_dim=10**9", "size=4096"],
+)
+def test_an_absurd_config_is_refused_by_the_weight_shapes_before_any_memory_is_taken(made, tmp_path, cli, config, words):
+    """ngf=100000 would ask for 1.3 TB: the network is built on the meta device
+    and compared with the weights first, so the refusal names the shapes, not an
+    allocator's failure (or, where memory overcommits, the OOM killer)."""
+    path = _rewritten(made, tmp_path / "ck", config=config)
+    result = cli("colorize", "--checkpoint", path, made.image, "--out", tmp_path / "out")
+    fails_cleanly(result, 1, str(path), "does not match plugin unet_cgan", *words)
+    assert len(result.stderr) < 1000 and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("dtype", [torch.int8, torch.float64, torch.float16])
+def test_weights_of_another_type_are_refused_not_cast(made, tmp_path, cli, dtype):
+    def retype(state):
+        state["D.model.0.weight"] = state["D.model.0.weight"].to(dtype)
+
+    path = _rewritten(made, tmp_path / "ck", tensors=retype)
+    result = cli("colorize", "--checkpoint", path, made.image, "--out", tmp_path / "out")
+    fails_cleanly(result, 1, str(path), f"D.model.0.weight is {str(dtype).removeprefix('torch.')} [8, 3, 4, 4], the network's float32")
+    assert not (tmp_path / "out").exists()

@@ -5,7 +5,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from colorbench.cli.output import JsonOption, emit, exit_after_output, stderr, stdout, use_json, warn
+from colorbench.cli.output import JsonOption, emit, exit_after_output, print_lines, stderr, use_json, warn
 from colorbench.cli.run import MAX_SEED
 from colorbench.errors import UsageError, UserError
 from colorbench.outputs import NAMING_RULE
@@ -70,7 +70,7 @@ def colorize(
     emit(
         {"plugin": colorizer.name, "checkpoint": str(checkpoint) if checkpoint else None, "written": written, "failed": failed},
         json_output,
-        lambda: [stdout.print(path, highlight=False) for path in written],
+        lambda: print_lines(written),
     )
     if failed:
         exit_after_output(f"{len(failed)} of {len(failed) + len(written)} image(s) could not be colourized: {', '.join(f['input'] for f in failed)}")

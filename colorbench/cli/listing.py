@@ -16,7 +16,7 @@ def list_colorizers(json_output: JsonOption = False) -> None:
     ]
 
     def render():
-        table = Table("name", "description", "paper / seed", "stochastic", title="colourizers")
+        table = Table("name", "description", "paper", "stochastic", title="colourizers")
         for r in rows:
             table.add_row(*(str(r[k]) for k in ("name", "description", "paper")), "yes" if r["stochastic"] else "no")
         stdout.print(table)

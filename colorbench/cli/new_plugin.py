@@ -1,5 +1,6 @@
 """colorbench new-plugin NAME: write a ready-to-install plugin package."""
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -18,7 +19,7 @@ def new_plugin(
 
     use_json(json_output)
     root = scaffold.render(name, into)
-    steps = [f"cd {root}", 'pip install -e ".[test]"', "python -m pytest", f"colorbench run --plugin {name} --profile smoke"]
+    steps = [f"cd {shlex.quote(str(root))}", 'pip install -e ".[test]"', "python -m pytest", f"colorbench run --plugin {name} --profile smoke"]
     emit(
         {"package": str(root), "next": steps},
         json_output,

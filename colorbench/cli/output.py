@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import sys
 from typing import Annotated, Any, Callable, TextIO
 
@@ -11,11 +12,36 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from colorbench.errors import UserError
+from colorbench.text import printable
 
-# markup off: paths, plugin text and messages are data (a file named "s[/b].json" is
-# printed as it is, never parsed); colour comes from styles, never from the text.
-stdout = Console(markup=False)
-stderr = Console(stderr=True, markup=False)
+
+class _Console(Console):
+    """Rich's console for text that is data: no markup (a file named "s[/b].json" is
+    printed as it is, never parsed; colour comes from styles), no control character
+    reaching the terminal, and no line broken at the terminal's width (a printed path
+    stays one line to copy or pipe; tables still fit the width)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(markup=False, soft_wrap=True, **kwargs)
+
+    def print(self, *objects, **kwargs):
+        if "soft_wrap" not in kwargs and not all(isinstance(o, (str, Text)) for o in objects):
+            kwargs["soft_wrap"] = False  # a table, its title included, fits the terminal's width
+        super().print(*objects, **kwargs)
+
+    def render_str(self, text: str, **kwargs) -> Text:
+        return super().render_str(printable(text, one_line=False), **kwargs)
+
+    def render(self, renderable, options=None):
+        # styled text (a warning, a table cell) is made of pieces: each is escaped, keeping its style
+        if isinstance(renderable, Text) and printable(renderable.plain, one_line=False) != renderable.plain:
+            pieces = [(printable(piece.text, one_line=False), piece.style) for piece in renderable.render(self)]
+            renderable = Text.assemble(*pieces, justify=renderable.justify, overflow=renderable.overflow, no_wrap=renderable.no_wrap, end=renderable.end)
+        return super().render(renderable, options)
+
+
+stdout = _Console()
+stderr = _Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
 
@@ -76,7 +102,13 @@ def _write_json(payload: dict) -> None:
 
 
 def warn(message: str) -> None:
-    stderr.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False, soft_wrap=True)
+    stderr.print(Text.assemble(("warning:", "yellow"), " ", printable(message)), highlight=False)
+
+
+def print_lines(lines) -> None:
+    """Data on stdout, one item (a path) per line, each printed whole."""
+    for line in lines:
+        stdout.print(printable(line), highlight=False)
 
 
 def emit(payload: dict, as_json: bool, render: Callable[[], Any]) -> None:
@@ -87,7 +119,7 @@ def emit(payload: dict, as_json: bool, render: Callable[[], Any]) -> None:
 
 
 def error_line(message: str) -> None:
-    stderr.print(Text.assemble(("Error:", "bold red"), " ", message), highlight=False, soft_wrap=True)
+    stderr.print(Text.assemble(("Error:", "bold red"), " ", printable(message)), highlight=False)
 
 
 def exit_after_output(message: str, code: int = 1):
@@ -96,15 +128,32 @@ def exit_after_output(message: str, code: int = 1):
     raise typer.Exit(code)
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM (`kill`, `timeout`), raised where the program is, like Ctrl-C: a file
+    being written is then removed (`colorbench.files.write_atomic`), never left half."""
+
+    exit_code = 128 + signal.SIGTERM
+
+
+def _terminate(signum, frame):
+    raise Interrupted()
+
+
 class ErrorHandlingGroup(TyperGroup):
     """Every user mistake becomes one line on stderr and an exit status: 2 for usage
-    errors (Typer's own, like an unknown flag, and ours), 1 for failures."""
+    errors (Typer's own, like an unknown flag, and ours), 1 for failures; under
+    ``--json`` stdout then carries one JSON object, {"error": ..., "exit_code": ...}."""
 
-    def main(self, *args, standalone_mode: bool = True, **kwargs):
+    def main(self, args=None, *rest, standalone_mode: bool = True, **kwargs):
         if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+            return super().main(args, *rest, standalone_mode=False, **kwargs)
+        argv = list(sys.argv[1:] if args is None else args)
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            previous = signal.signal(signal.SIGTERM, _terminate)
+        except ValueError:  # not the main thread: leave signals alone
+            previous = _terminate
+        try:
+            code = super().main(argv, *rest, standalone_mode=False, **kwargs)
         except Exception as e:
             if type(e).__name__ == "NoArgsIsHelpError":  # help was shown: nothing to add
                 sys.exit(2)
@@ -115,20 +164,28 @@ class ErrorHandlingGroup(TyperGroup):
                 raise
             ctx = getattr(e, "ctx", None)
             hint = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
-            error_line(e.format_message().rstrip(".") + hint)
+            message = e.format_message().rstrip(".") + hint
+            error_line(message)
+            if "--json" in argv[: argv.index("--") if "--" in argv else None]:  # refused before the command could say
+                _write_json({"error": message, "exit_code": e.exit_code})
             sys.exit(e.exit_code)
+        finally:
+            if previous is not _terminate:
+                signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx):
         invocation.json = invocation.debug = False
         try:
             return super().invoke(ctx)
-        except UserError as e:
+        except (UserError, KeyboardInterrupt) as e:
             if invocation.debug:
                 raise
-            error_line(str(e))
+            code = e.exit_code if isinstance(e, UserError) else getattr(e, "exit_code", 130)
+            message = str(e) if isinstance(e, UserError) else "interrupted; the files written so far are whole, none is half-written"
+            error_line(message)
             if invocation.json:
-                _write_json({"error": str(e), "exit_code": e.exit_code})
-            raise typer.Exit(e.exit_code) from None
+                _write_json({"error": message, "exit_code": code})
+            raise typer.Exit(code) from None
         finally:
             _release_stdout()

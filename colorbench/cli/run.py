@@ -22,6 +22,11 @@ def diversity_threshold() -> float:
 MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
 
 
+def listed(items: list[str], shown: int = 5) -> str:
+    """The first few of a list, and how many more: every one is in the result or --json."""
+    return "; ".join(items[:shown]) + (f"; and {len(items) - shown} more" if len(items) > shown else "")
+
+
 class Profile(str, Enum):
     smoke = "smoke"
     quick = "quick"
@@ -49,7 +54,7 @@ def run(
     checkpoint_every: Annotated[
         int, typer.Option(help="Save the training state every N steps (0: every 10 minutes of training).", min=0)
     ] = 0,
-    strict: Annotated[bool, typer.Option(help="Refuse a dataset with unreadable images or folders instead of skipping them.")] = False,
+    strict: Annotated[bool, typer.Option(help="Refuse a dataset with anything it would skip (unreadable images or folders, images outside train/ and test/, grayscale test images) instead of skipping it.")] = False,
     samples: Annotated[
         Optional[int],
         typer.Option(help="Samples per test image to measure a stochastic method's diversity (default: 3 at smoke, 8 otherwise).", min=1),
@@ -61,7 +66,7 @@ def run(
 
     A method that fails is recorded as an error row and the others go on; the exit
     status is then 1."""
-    from colorbench import datasets, devices, outputs, plugins, runner
+    from colorbench import datasets, devices, evaluate, outputs, plugins, runner
     from colorbench.cli.output import invocation
     from colorbench.errors import UsageError, UserError
 
@@ -77,16 +82,31 @@ def run(
     overrides = classes[0].parse_overrides(settings) if settings else {}
     if baseline and "gray" not in names:
         classes.append(plugins.get_colorizer("gray"))
-    outputs.check_folder(out)  # now, not after hours of training
+    reads = {f"--data-dir {data_dir}": data_dir} if data_dir else {}
+    if dataset.startswith("folder:") and dataset != "folder:":
+        reads[f"the dataset folder {dataset[7:]}"] = Path(dataset[7:]).expanduser()
+    # now, not after hours of training; and never where samples would join the dataset's images
+    outputs.check_folder(out, subfolders=("checkpoints", "samples"), reads=reads)
     dev = devices.pick(device)
     data = datasets.load(dataset, size=size, data_dir=data_dir, seed=seed)
-    if overrides:  # a setting the method cannot work with: refused now, not as a failed run
-        runner.check_settings(classes[0], profile=profile.value, size=data.size, overrides=overrides)
+    # Everything that would fail is found now, not after hours of training:
+    for cls in classes:  # settings the method cannot work with, a batch, a model or samples too large
+        runner.check(cls, data, profile=profile.value, device=dev, overrides=overrides if cls is classes[0] else {}, n_samples=samples)
     if skipped := data.card.get("unreadable_skipped"):
-        listed = "; ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
         if strict:
-            raise UserError(f"--strict: {len(skipped)} unreadable image(s) or folder(s) in {data.name}: {listed}")
-        warn(f"skipped {len(skipped)} unreadable image(s) or folder(s): {listed}")
+            raise UserError(f"--strict: {len(skipped)} unreadable image(s) or folder(s) in {data.name}: {listed(skipped)}")
+        warn(f"skipped {len(skipped)} unreadable image(s) or folder(s): {listed(skipped)}")
+    if not_used := data.card.get("not_used"):
+        if strict:
+            raise UserError(f"--strict: {len(not_used)} image(s) in {data.name} outside train/ and test/: {listed(not_used)}")
+        warn(f"not using {len(not_used)} image(s) outside train/ and test/: {listed(not_used)}")
+    gray = evaluate.grayscale_ids(data.test)  # the test images scoring will leave out
+    if len(gray) == len(data.test):
+        raise UserError(f"every test image of {data.name} is grayscale ({evaluate.GRAY_REASON}): nothing to score colourization on")
+    if gray and strict:
+        raise UserError(f"--strict: {len(gray)} grayscale test image(s) in {data.name} would not be scored ({evaluate.GRAY_REASON}): {listed(gray)}")
+    if gray:
+        warn(f"{len(gray)} grayscale test image(s) will not be scored ({evaluate.GRAY_REASON}): {listed(gray)}")
     stderr.print(
         f"{data.name}: {len(data.train)} training items, {len(data.test)} test images at {data.size}x{data.size}; "
         f"profile {profile.value}, seed {seed}, device {dev}",
@@ -102,7 +122,7 @@ def run(
         except Exception as e:  # one method's failure must not cost the others their run
             if invocation.debug:
                 raise
-            message = str(e) if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
+            message = runner.one_line(e)
             warn(f"{cls.name} failed: {message}")
             failed.append({"plugin": cls.name, "status": "error", "error": message})
             continue
@@ -152,9 +172,8 @@ def run(
             notes.append("(hint): given a hint at test time.")
         for note in notes:
             stdout.print(note, highlight=False)
-        excluded = first["protocol"]["dataset"]["excluded"]
-        if excluded:
-            stdout.print(f"{excluded} grayscale test image(s) excluded from scoring.")
+        if excluded := first["protocol"]["dataset"]["excluded"]:
+            stdout.print(f"{excluded} grayscale test image(s) excluded from scoring: {listed(first['protocol']['dataset']['excluded_ids'])}", highlight=False)
         for r in done:
             if left := r.get("left_out_of_mean", {}).get("psnr"):
                 stdout.print(f"{r['plugin']['name']}: {left['count']} image(s) identical to the truth left out of the PSNR mean (PSNR = +inf).")

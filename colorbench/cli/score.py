@@ -7,6 +7,7 @@ import typer
 from rich.table import Table
 
 from colorbench.cli.output import JsonOption, emit, exit_after_output, stderr, stdout, use_json
+from colorbench.text import printable
 
 _SHOWN_PER_KIND = 20
 
@@ -34,7 +35,7 @@ def score(
 
     use_json(json_output)
     if out is not None:
-        outputs.check_file(out, overwrite=overwrite)
+        outputs.check_file(out, overwrite=overwrite, inputs=[ground_truth, predictions])
     dev = devices.pick(device)
     try:
         scored = score_folders(ground_truth, predictions, device=dev, strict=strict)
@@ -46,7 +47,7 @@ def score(
             for kind, items in problems.items():
                 stderr.print(f"{kind.replace('_', ' ')} ({len(items)}):", highlight=False)
                 for item in items[:_SHOWN_PER_KIND]:
-                    stderr.print(f"  {item}", highlight=False, soft_wrap=True)
+                    stderr.print(f"  {printable(item)}", highlight=False)  # one line each, whatever the name holds
                 if len(items) > _SHOWN_PER_KIND:
                     stderr.print(f"  ... and {len(items) - _SHOWN_PER_KIND} more (--json lists all)", highlight=False)
         exit_after_output(str(e))

@@ -17,8 +17,8 @@ not a failure (a shared machine's load moves it: colorbench's batched, memory-
 bound work suffers from a neighbour's memory traffic far more than the loop).
 
 The process's malloc moves colorbench's side 2-3x on a CPU and the loop's hardly
-at all, so it is printed and stored with the ratio; README's "Speed on a CPU"
-shows how to run with tcmalloc.
+at all, so it is printed and stored with the ratio; docs/cpu-speed.md shows
+how to run with tcmalloc.
 """
 
 import time

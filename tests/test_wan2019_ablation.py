@@ -1,4 +1,5 @@
-"""Seed 000's ablation: encdec_gan (§3.1), unet_gan (§3.3), unet_cgan (§3.4).
+"""The ablation of Wan (2019), "A Survey on Colorization with cGAN":
+encdec_gan (§3.1), unet_gan (§3.3), unet_cgan (§3.4).
 
 encdec_gan and unet_gan differ only in the generator's skip connections;
 unet_gan and unet_cgan only in whether D sees L."""
@@ -88,7 +89,7 @@ def test_the_three_share_defaults_and_profiles_but_for_documented_differences():
     for method in ABLATION:
         config = dataclasses.asdict(method.Config())
         assert config == {**shared, **own[method.name]}, method.name
-        assert method.stochastic and method.paper.startswith("seed 000")
+        assert method.stochastic and method.paper.startswith("Ching Pui Wan, \"A Survey on Colorization with cGAN")
         assert method.profiles["smoke"] == dict(steps=3, batch_size=4)
         assert method.profiles["full"] == UNetCGAN.profiles["full"]
         assert method.profiles["quick"]["batch_size"] == 16
