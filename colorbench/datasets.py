@@ -53,6 +53,10 @@ def load(spec: str, *, size: int | None = None, data_dir: Path | None = None, se
     data = entry.factory(arg or None, size=size, data_dir=data_dir, seed=seed)
     if len(data.test) == 0:
         raise UserError(f"{data.name} has no test images at {data.size}x{data.size}: nothing to score a method on")
+    image = data.test[0][0]  # a plugin's slip, named now rather than as a stacking error in scoring
+    if not (isinstance(image, torch.Tensor) and image.is_floating_point() and tuple(image.shape) == (3, data.size, data.size)):
+        found = f"{image.dtype} {tuple(image.shape)}" if isinstance(image, torch.Tensor) else type(image).__name__
+        raise UserError(f"dataset {name}'s test images are {found}, not float RGB tensors (3, {data.size}, {data.size}): a bug in its plugin")
     return data
 
 
@@ -384,6 +388,8 @@ def _cifar_png_subset(root: Path):
 def cifar10(arg: str | None, *, size: int | None, data_dir: Path | None, seed: int) -> Dataset:
     if arg not in (None, "subset-6k"):
         raise UsageError(f"unknown cifar10 option {arg!r}; use cifar10 or cifar10:subset-6k")
+    if size is not None and size > 32:  # as for every dataset: never enlarged
+        raise UsageError(f"--size {size} is larger than CIFAR-10's 32x32 images, which would be enlarged; use --size 32 or 16")
     subset = arg == "subset-6k"
     root = Path(data_dir).expanduser() if data_dir else default_cache_dir() / "cifar10"
     from_pngs = subset and (root / "train").is_dir() and (root / "test").is_dir()

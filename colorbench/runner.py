@@ -67,7 +67,7 @@ def check(
     cannot work with (`check_settings`), a batch larger than the training set, a
     training state or a stochastic method's samples larger than the device's free memory."""
     overrides = overrides or {}
-    colorizer = check_settings(cls, profile=profile, size=data.size, overrides=overrides) if overrides else cls.from_profile(profile, size=data.size)
+    colorizer = check_settings(cls, profile=profile, size=data.size, overrides=overrides)
     free = devices.free_memory(device)
     k = diversity.samples_for(profile) if n_samples is None else n_samples
     batch_of_samples = k * min(BATCH_SIZE, len(data.test)) * data.size**2 * SAMPLE_BYTES if cls.stochastic and k >= 2 else 0
@@ -95,13 +95,16 @@ def check(
 
 
 def check_settings(cls: type[Colorizer], *, profile: str, size: int, overrides: dict) -> Colorizer:
-    """Build the method with ``overrides``, make its optimisers and colourize one
-    blank image, on the CPU: a setting it cannot work with (a width of 0, a learning
-    rate below 0, an unknown layer, negative steps) is a UsageError before any training.
-    Returns the method so built."""
+    """Build the method with ``overrides``, make its optimisers (a loss network's
+    weights too) and colourize one blank image, on the CPU: a setting it cannot work
+    with (a width of 0, a learning rate below 0, an unknown layer, negative steps)
+    is a UsageError before any training, and what it needs but lacks (VGG weights
+    offline) a UserError. Returns the method so built."""
     colorizer = cls.from_profile(profile, size=size, **overrides)
 
-    def refused(why: str) -> UsageError:
+    def refused(why: str) -> UserError:
+        if not overrides:  # the profile's own config: not the user's setting
+            return UserError(f"{cls.name} cannot work at {size}x{size} (profile {profile}): {why}")
         return UsageError(f"{cls.name} cannot work with {settings.shown(overrides)} at {size}x{size}: {why}")
 
     if negative := [f"{p.name} {p.steps}" for p in colorizer.phases() if p.steps < 0]:
@@ -117,7 +120,11 @@ def check_settings(cls: type[Colorizer], *, profile: str, size: int, overrides: 
         raise refused(settings.reason(e)) from None
     try:
         colorizer.colorize(torch.zeros(1, 1, size, size), reference=torch.zeros(1, 2, size, size) if cls.hint else None)
-    except Exception as e:  # non-finite colours from a network just built are a setting's doing too
+    except UserError as e:  # the method broke its contract (a wrong shape, NaN colours): say so as it is
+        if not overrides:
+            raise
+        raise refused(str(e)) from None  # with settings given, they are the likely cause
+    except Exception as e:
         raise refused(settings.reason(e)) from None
     return colorizer
 

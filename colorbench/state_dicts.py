@@ -15,7 +15,7 @@ def _kind(t) -> str:
 
 
 def _few(names: list[str]) -> str:
-    return ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+    return ", ".join(map(str, names[:3])) + (", ..." if len(names) > 3 else "")
 
 
 def differences(network: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> list[str]:

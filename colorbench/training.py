@@ -102,13 +102,13 @@ def check_state(colorizer: Colorizer, state: dict, total: int) -> None:
     if not isinstance(remedies, list) or len(remedies) > MAX_REMEDIES or not all(isinstance(r, dict) for r in remedies):
         raise ValueError(f"remedies: not a list of at most {MAX_REMEDIES} rollbacks")
     nets = state.get("nets")
-    if not isinstance(nets, dict) or not all(isinstance(v, torch.Tensor) for v in nets.values()):
+    if not isinstance(nets, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in nets.items()):
         raise ValueError("nets: not a set of weights")
     if problems := state_dicts.differences(colorizer.nets.state_dict(), nets):
         raise ValueError(f"nets: weights {'; '.join(problems)}")
     _check_finite("nets", nets)
     saved, own = state.get("optimizers"), optimizers(colorizer)
-    if not isinstance(saved, dict) or sorted(saved) != sorted(own):
+    if not isinstance(saved, dict) or not all(isinstance(k, str) for k in saved) or sorted(saved) != sorted(own):
         raise ValueError(f"optimizers: not those of {colorizer.name} ({', '.join(own) or 'none'})")
     for name, opt in own.items():
         _check_optimizer(f"optimizers.{name}", opt, saved[name])

@@ -2,6 +2,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
+
+# Property and fuzz tests draw the same examples on every run by default, so CI is
+# repeatable; `python -m pytest --hypothesis-profile=explore` draws new ones (and
+# more of them) to look for cases nobody has tried yet.
+settings.register_profile("default", derandomize=True, database=None, deadline=None)
+settings.register_profile("explore", derandomize=False, deadline=None, max_examples=200)
+settings.load_profile("default")
 from typer.testing import CliRunner
 
 from colorbench.cli import app

@@ -120,6 +120,11 @@ def test_a_size_the_builtin_photos_cannot_give_is_refused(cli, tmp_path, plugin)
     assert "sizes 16 to 256" in result.stderr
 
 
+def test_cifar10_is_never_enlarged(cli, tmp_path):
+    result = cli("run", "--plugin", "gray", "--dataset", "cifar10:subset-6k", "--size", "64", "--out", tmp_path / "out")
+    refused(result, "--size 64 is larger than CIFAR-10's 32x32 images, which would be enlarged; use --size 32 or 16", tmp_path / "out")
+
+
 def test_the_largest_builtin_size_gives_every_crop():
     data = datasets.load("builtin", size=256)
     assert len(data.test) > 0
@@ -153,6 +158,35 @@ def test_a_dataset_with_no_test_images_is_refused_before_training(cli, tmp_path)
     finally:
         pm.unregister(name="no_test_images")
     refused(result, "no_test has no test images at 16x16: nothing to score", tmp_path / "out", exit_code=1)
+
+
+def _broken_test_set(arg, *, size, data_dir, seed):
+    test = {"mixed": [("a", torch.rand(3, 16, 16)), ("b", torch.rand(3, 20, 20))], "flat": [("a", torch.rand(16, 16))],
+            "bytes": [("a", torch.zeros(3, 16, 16, dtype=torch.uint8))]}[arg]
+    return Dataset("broken", 16, RandomCrops([torch.rand(3, 32, 32)], 16), Fixed(test))
+
+
+class BrokenTestSet:
+    @colorbench.hookimpl
+    def register_datasets(self, register):
+        register("broken", _broken_test_set, "a dataset plugin whose test images are not what scoring reads (test plugin)")
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("mixed", "broken's test images cannot be read as a batch (RuntimeError: stack expects each tensor to be equal size"),
+        ("flat", "dataset broken's test images are torch.float32 (16, 16), not float RGB tensors (3, 16, 16): a bug in its plugin"),
+        ("bytes", "dataset broken's test images are torch.uint8 (3, 16, 16), not float RGB tensors"),
+    ],
+)
+def test_a_dataset_plugin_whose_test_images_cannot_be_scored_is_one_line(cli, tmp_path, kind, message):
+    pm.register(BrokenTestSet(), name="broken_test_set")
+    try:
+        result = cli("run", "--plugin", "unet_cgan", "--profile", "smoke", "--dataset", f"broken:{kind}", "--out", tmp_path / "out")
+    finally:
+        pm.unregister(name="broken_test_set")
+    refused(result, message, tmp_path / "out", exit_code=1)
 
 
 # ------------------------------------------------------------------ flags
@@ -247,6 +281,17 @@ def test_more_samples_than_memory_holds_are_refused_before_training(cli, tmp_pat
     assert run(cli, tmp_path / "out", "--plugin", "gray", "--samples", str(10**7)).exit_code == 0  # one prediction: nothing to hold
 
 
+def test_a_loss_network_that_cannot_be_had_is_found_before_any_method_trains(cli, tmp_path, monkeypatch):
+    from colorbench import weights
+
+    def missing(name, download=True):
+        raise UserError(weights.how_to_get(name))
+
+    monkeypatch.setattr(weights, "features_state_dict", missing)  # offline, nothing cached
+    result = run(cli, tmp_path / "out", "--plugin", "unet_cgan,perceptual_cnn")  # unet_cgan would train first
+    refused(result, "ImageNet vgg16 weights not found: run `colorbench weights fetch`", tmp_path / "out", exit_code=1)
+
+
 # ------------------------------------------------------------------ failures no check could foresee
 class _Trains(Sepia):
     profiles = {"smoke": dict(steps=4, batch_size=2)}
@@ -267,7 +312,9 @@ class FailsScoring(_Trains):
     name = "fails_scoring_test"
 
     def predict(self, L, noise):
-        raise RuntimeError("a bug in predict\nand its second line")
+        if len(L) > 1:  # the one blank image of the checks passes: a bug only scoring meets
+            raise RuntimeError("a bug in predict\nand its second line")
+        return super().predict(L, noise)
 
 
 class FailsAtStep3(_Trains):

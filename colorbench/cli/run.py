@@ -100,7 +100,12 @@ def run(
         if strict:
             raise UserError(f"--strict: {len(not_used)} image(s) in {data.name} outside train/ and test/: {listed(not_used)}")
         warn(f"not using {len(not_used)} image(s) outside train/ and test/: {listed(not_used)}")
-    gray = evaluate.grayscale_ids(data.test)  # the test images scoring will leave out
+    try:  # the test images scoring will leave out; and the test set read as scoring reads it
+        gray = evaluate.grayscale_ids(data.test)
+    except UserError:
+        raise
+    except Exception as e:
+        raise UserError(f"{data.name}'s test images cannot be read as a batch ({runner.one_line(e)}): a bug in its dataset plugin?") from e
     if len(gray) == len(data.test):
         raise UserError(f"every test image of {data.name} is grayscale ({evaluate.GRAY_REASON}): nothing to score colourization on")
     if gray and strict:
