@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Callable
 import pluggy
 
 if TYPE_CHECKING:
-    from colorbench.colorizer import Colorizer
-    from colorbench.datasets import DatasetFactory
+    from colorbench.methods.colorizer import Colorizer
+    from colorbench.data.datasets import DatasetFactory
 
 hookspec = pluggy.HookspecMarker("colorbench")
 
@@ -32,5 +32,5 @@ def register_datasets(register: Callable[[str, DatasetFactory, str], None]) -> N
     """Register datasets: call ``register(name, factory, description)``.
 
     ``factory(arg, size=..., data_dir=..., seed=...)`` returns a
-    `colorbench.datasets.Dataset`; ``arg`` is what follows the colon in
+    `colorbench.data.datasets.Dataset`; ``arg`` is what follows the colon in
     ``--dataset name:arg`` (None without one)."""

@@ -15,7 +15,7 @@ of its time outside the model (see tests/benchmarks):
 - powers are exp2(p log2 x) (x > 0 after the clamp), about 1.8x faster than pow;
 - 8-bit input is linearised by table lookup, exactly;
 - in-place ops only where no backward needs the value they overwrite, so
-  gradients still flow (tests/test_lab.py checks them with gradcheck).
+  gradients still flow (tests/data/test_lab.py checks them with gradcheck).
 """
 
 import functools

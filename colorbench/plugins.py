@@ -20,7 +20,7 @@ from colorbench import hookspecs
 from colorbench.errors import UsageError, UserError, unknown_name
 
 if TYPE_CHECKING:
-    from colorbench.colorizer import Colorizer
+    from colorbench.methods.colorizer import Colorizer
 
 ENTRY_POINT_GROUP = "colorbench"
 DISABLE_VARIABLE = "COLORBENCH_DISABLE_PLUGINS"

@@ -13,11 +13,15 @@ from rich.console import Console
 from rich.text import Text
 
 import colorbench
-from colorbench import bootstrap, checkpoints, devices, diversity, metrics, plugins, results, samples, settings, speed, training
-from colorbench.colorizer import Colorizer
-from colorbench.datasets import Dataset
+from colorbench import devices, plugins
+from colorbench.methods import settings
+from colorbench.reporting import results, samples
+from colorbench.scoring import bootstrap, diversity, metrics, speed
+from colorbench.training import checkpoints, trainer as training
+from colorbench.methods.colorizer import Colorizer
+from colorbench.data.datasets import Dataset
 from colorbench.errors import UsageError, UserError
-from colorbench.evaluate import BATCH_SIZE, SAMPLE_BYTES, evaluate
+from colorbench.scoring.evaluate import BATCH_SIZE, SAMPLE_BYTES, evaluate
 
 EVALUATION_RULE = (
     "ground truth quantised to 8-bit sRGB; the method sees its L (CIE Lab, D65) at the working size; "

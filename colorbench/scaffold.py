@@ -59,7 +59,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import colorbench
-from colorbench.colorizer import Colorizer, TrainConfig
+from colorbench.methods.colorizer import Colorizer, TrainConfig
 
 
 @dataclass
@@ -116,7 +116,9 @@ TEST = Template('''\
 import torch
 from rich.console import Console
 
-from colorbench import checkpoints, datasets, plugins, training
+from colorbench import plugins
+from colorbench.data import datasets
+from colorbench.training import checkpoints, trainer as training
 
 
 def test_$name(tmp_path):

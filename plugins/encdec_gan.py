@@ -7,7 +7,7 @@ What it follows:
 - Generator (Wan §3.1): L -> ab through an encoder-decoder WITHOUT skip
   connections: 4x4 stride-2 Conv-BatchNorm-LeakyReLU blocks down to 1x1,
   ConvTranspose-BatchNorm-ReLU blocks back up, tanh output in the shared
-  normalised ab range (`colorbench.networks.EncoderDecoder`). Its layers are the
+  normalised ab range (`colorbench.methods.networks.EncoderDecoder`). Its layers are the
   U-Net's of unet_gan, so the two differ only in the skip connections.
 - Noise (Wan §3.1): a Gaussian vector concatenated with the encoded latent
   at the 1x1 bottleneck, so the generator is a sampler; `colorize` draws it from
@@ -22,7 +22,7 @@ What it follows:
 
 With unet_gan (§3.3: skip connections added) and unet_cgan (§3.4: D also
 conditioned on L) it forms Wan's ablation; all three share
-`colorbench.gan` and its defaults (widths 64, noise of 100 dimensions,
+`colorbench.methods.gan` and its defaults (widths 64, noise of 100 dimensions,
 lambda 100, Adam as above), and differ only in those two choices.
 
 What it changes, and why:
@@ -55,9 +55,9 @@ import torch
 import torch.nn.functional as F
 
 import colorbench
-from colorbench.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
+from colorbench.methods.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
 from colorbench.lab import normalized_lightness, normalized_to_rgb
-from colorbench.networks import EncoderDecoder
+from colorbench.methods.networks import EncoderDecoder
 
 
 @dataclass

@@ -7,7 +7,7 @@ looking far better; a method is only interesting next to this row.
 import torch
 
 import colorbench
-from colorbench.colorizer import Colorizer
+from colorbench.methods.colorizer import Colorizer
 
 
 class Gray(Colorizer):

@@ -52,8 +52,8 @@ from dataclasses import dataclass
 import torch
 
 import colorbench
-from colorbench.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
-from colorbench.networks import UNet
+from colorbench.methods.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
+from colorbench.methods.networks import UNet
 
 
 def ab_histogram(ab: torch.Tensor, bins: int) -> torch.Tensor:

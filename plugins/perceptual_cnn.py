@@ -14,7 +14,7 @@ What it follows:
   joined with the input's L, converted (differentiably) to RGB, and compared
   with the ground-truth RGB on activations of a frozen ImageNet VGG16: a
   weighted sum over several layers of the mean squared difference
-  (`colorbench.perceptual`, which does VGG's ImageNet normalisation). The VGG
+  (`colorbench.methods.perceptual`, which does VGG's ImageNet normalisation). The VGG
   is a loss network: it is built in `setup_training`, it is not one of `nets`,
   and checkpoints and colourizing never need it.
 - Saturation boost (the paper's optional post-processing): at prediction time ab
@@ -55,7 +55,7 @@ import torch
 from torch import nn
 
 import colorbench
-from colorbench.colorizer import Colorizer, TrainConfig
+from colorbench.methods.colorizer import Colorizer, TrainConfig
 from colorbench.lab import normalized_to_rgb
 
 
@@ -124,7 +124,7 @@ class PerceptualCNN(Colorizer):
         return {"net": EncoderDecoder(width=self.config.width, depth=self.config.depth)}
 
     def setup_training(self):
-        from colorbench.perceptual import PerceptualLoss
+        from colorbench.methods.perceptual import PerceptualLoss
 
         c = self.config
         self.loss = PerceptualLoss(c.layer_weights).to(self.device)  # a loss network, not one of `nets`

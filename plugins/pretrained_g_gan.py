@@ -13,11 +13,11 @@ What it follows:
   widths do not double on the way up. Deterministic: no noise input.
 - Lab in [0, 1] (Zhu): the generator sees L / 100 and gives ab in [0, 1]
   through a sigmoid; the L1 loss is taken on that scale.
-- Discriminator: a PatchGAN (`colorbench.networks.PatchDiscriminator`) that
+- Discriminator: a PatchGAN (`colorbench.methods.networks.PatchDiscriminator`) that
   sees L and ab concatenated, both on the [0, 1] scale: the conditional,
   pix2pix-style setup the paper describes.
 - Training in two phases (Zhu): first the generator alone on L1, then G
-  and D together with G's loss = GAN + lambda * L1 (`colorbench.gan`), the
+  and D together with G's loss = GAN + lambda * L1 (`colorbench.methods.gan`), the
   paper's 20 + 100 epochs, a 1:5 ratio kept at every profile.
 - Loss: vanilla GAN loss + lambda * L1 with lambda = 100 on the [0, 1] scale
   (pix2pix's value; the paper's is not given). D's loss is halved as in pix2pix.
@@ -61,9 +61,9 @@ import torch
 from torch import nn
 
 import colorbench
-from colorbench.colorizer import Phase
-from colorbench.gan import GANColorizer, GANConfig
-from colorbench.networks import init_weights
+from colorbench.methods.colorizer import Phase
+from colorbench.methods.gan import GANColorizer, GANConfig
+from colorbench.methods.networks import init_weights
 
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:

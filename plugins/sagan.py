@@ -50,7 +50,7 @@ What it changes, and why:
   or 101); colorbench has no ResNet weights, so the encoder is a plain
   spectral-normed conv stack trained from scratch, much narrower. It halves
   the size ``depth`` = 5 times (a ResNet's stride 32), stopping at 4x4.
-- Feature loss: colorbench.perceptual.PerceptualLoss (VGG16, not DeOldify's
+- Feature loss: colorbench.methods.perceptual.PerceptualLoss (VGG16, not DeOldify's
   VGG16-bn; squared, not absolute, differences) at DeOldify's layers relu3_3,
   relu4_3, relu5_3, on RGB from (L, predicted ab) (`normalized_to_rgb`,
   differentiable) against RGB of the truth. DeOldify weights its L1
@@ -61,7 +61,7 @@ What it changes, and why:
   RGB, weight 1) becomes an L1 on ab, weight 1 (~0.14 for gray, 0.12-0.16
   trained: small beside the feature loss).
 - The 1x1 output projection is the one convolution of G without spectral
-  norm, initialised N(0, 0.02) (colorbench.networks.init_weights): with
+  norm, initialised N(0, 0.02) (colorbench.methods.networks.init_weights): with
   spectral norm and batch norm before it, the output's scale can move only
   through batch-norm gains, ~1e-3 per step, and G starts, and for a short
   schedule stays, at saturated random colours (measured on the quick profile:
@@ -108,10 +108,10 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 import colorbench
-from colorbench.colorizer import Colorizer, Phase, TrainConfig
+from colorbench.methods.colorizer import Colorizer, Phase, TrainConfig
 from colorbench.lab import normalized_to_rgb
-from colorbench.networks import init_weights
-from colorbench.perceptual import PerceptualLoss
+from colorbench.methods.networks import init_weights
+from colorbench.methods.perceptual import PerceptualLoss
 
 
 # ------------------------------------------------------------------ building blocks

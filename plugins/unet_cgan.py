@@ -20,7 +20,7 @@ What it follows:
 
 With encdec_gan (§3.1: no skip connections) and unet_gan (§3.3: D not
 conditioned on L) it forms Wan's ablation; all three share
-`colorbench.gan` and differ only in those two choices.
+`colorbench.methods.gan` and differ only in those two choices.
 
 What it changes, and why:
 - Depth follows the working size (down to 1x1 at any power-of-two size), so the
@@ -41,8 +41,8 @@ from dataclasses import dataclass
 import torch
 
 import colorbench
-from colorbench.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
-from colorbench.networks import UNet
+from colorbench.methods.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
+from colorbench.methods.networks import UNet
 
 
 @dataclass

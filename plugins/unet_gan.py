@@ -18,7 +18,7 @@ What it follows:
 
 With encdec_gan (§3.1: no skip connections) and unet_cgan (§3.4: D also
 conditioned on L) it forms Wan's ablation; all three share
-`colorbench.gan` and its defaults, and differ only in those two choices: this
+`colorbench.methods.gan` and its defaults, and differ only in those two choices: this
 module is encdec_gan with `UNet` for `EncoderDecoder`, and unet_cgan with D
 shown ab instead of (L, ab).
 
@@ -42,8 +42,8 @@ What it changes, and why:
 from __future__ import annotations
 
 import colorbench
-from colorbench.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
-from colorbench.networks import UNet
+from colorbench.methods.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
+from colorbench.methods.networks import UNet
 
 
 class UNetGAN(GANColorizer):

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 import colorbench
-from colorbench.colorizer import Colorizer
+from colorbench.methods.colorizer import Colorizer
 
 
 def one_json(result) -> dict:

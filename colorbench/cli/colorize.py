@@ -29,7 +29,9 @@ def colorize(
     Nothing is written if --out is, contains or lies inside an input, if
     two images would get one output name, or if an output already exists
     (unless --overwrite)."""
-    from colorbench import checkpoints, devices, images, outputs, plugins
+    from colorbench import devices, outputs, plugins
+    from colorbench.methods import colorize_files as images
+    from colorbench.training import checkpoints
 
     use_json(json_output)
     protected = [*inputs, *([reference] if reference is not None else [])]

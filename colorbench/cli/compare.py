@@ -19,7 +19,7 @@ def compare(
 
     Refuses results scored under different protocols (dataset, split, size,
     test images, metric versions)."""
-    from colorbench import paired_comparison
+    from colorbench.scoring import paired_comparison
 
     use_json(json_output)
     a, b = paired_comparison.read(result_a), paired_comparison.read(result_b)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from colorbench.cli.output import JsonOption, emit, stdout, use_json, warn
 from colorbench.errors import UsageError, UserError
-from colorbench.results import DEFAULT_DIR
+from colorbench.reporting.results import DEFAULT_DIR
 
 
 def _cell(value, digits: int | None = None) -> str:
@@ -36,8 +36,8 @@ def leaderboard(
     json_output: JsonOption = False,
 ) -> None:
     """Render all stored results, grouped by dataset and protocol; or publish them (--write, --check)."""
-    from colorbench import leaderboard as board
-    from colorbench import publish, results
+    from colorbench.reporting import tables as board
+    from colorbench.reporting import publish, results
 
     as_json = use_json(json_output or format is Format.json)
     if write and check:

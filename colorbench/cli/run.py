@@ -10,11 +10,11 @@ from rich.text import Text
 from rich.table import Table
 
 from colorbench.cli.output import JsonOption, emit, exit_after_output, stderr, stdout, use_json, warn
-from colorbench.results import DEFAULT_DIR
+from colorbench.reporting.results import DEFAULT_DIR
 
 
 def diversity_threshold() -> float:
-    from colorbench.diversity import NOISE_IGNORED_LPIPS
+    from colorbench.scoring.diversity import NOISE_IGNORED_LPIPS
 
     return NOISE_IGNORED_LPIPS
 
@@ -66,7 +66,9 @@ def run(
 
     A method that fails is recorded as an error row and the others go on; the exit
     status is then 1."""
-    from colorbench import datasets, devices, evaluate, outputs, plugins, runner
+    from colorbench import devices, outputs, plugins, runner
+    from colorbench.data import datasets
+    from colorbench.scoring import evaluate
     from colorbench.cli.output import invocation
     from colorbench.errors import UsageError, UserError
 

@@ -30,8 +30,10 @@ def score(
     from datetime import datetime, timezone
 
     import colorbench
-    from colorbench import bootstrap, devices, metrics, outputs, results
-    from colorbench.folder_scoring import EVALUATION_RULE, PAIRING_RULE, ScoreProblems, score_folders
+    from colorbench import devices, outputs
+    from colorbench.reporting import results
+    from colorbench.scoring import bootstrap, metrics
+    from colorbench.scoring.folder_scoring import EVALUATION_RULE, PAIRING_RULE, ScoreProblems, score_folders
 
     use_json(json_output)
     if out is not None:

@@ -18,7 +18,8 @@ def fetch(
     json_output: JsonOption = False,
 ) -> None:
     """Find or fetch VGG16 and AlexNet `features` weights and cache them for offline use."""
-    from colorbench import outputs, weights
+    from colorbench import outputs
+    from colorbench.weights import backbones as weights
     from colorbench.errors import UsageError, UserError
 
     use_json(json_output)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-LARGE, BUDGET_SIDE = 6000, 4096  # 4096^2 = colorbench.folder_scoring's batch budget: the largest image scored whole
+LARGE, BUDGET_SIDE = 6000, 4096  # 4096^2 = colorbench.scoring.folder_scoring's batch budget: the largest image scored whole
 SCORE_SLACK = 1.15
 COLORIZE_BYTES_PER_PIXEL = 30
 

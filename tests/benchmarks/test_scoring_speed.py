@@ -7,7 +7,7 @@ Skipped in the normal test run (pyproject's addopts has --benchmark-skip); run w
 
 The task both sides do: per image, convert to Lab, zero the chroma, back to 8-bit
 RGB (the zero-chroma baseline), then PSNR and SSIM against the original. The
-colorbench side is what `colorbench.evaluate` does with a test set: batches of
+colorbench side is what `colorbench.scoring.evaluate` does with a test set: batches of
 `evaluate.BATCH_SIZE`, the ground truth's L alone (all a method is given; the
 loop has no cheaper way to get L than skimage's full rgb2lab). The values must
 agree (|PSNR diff| < 0.01 dB, |SSIM diff| < 1e-3 per image; asserted). The
@@ -47,10 +47,10 @@ def images() -> np.ndarray:
 
 
 def colorbench_scores(images: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """What `colorbench.evaluate` does with a test set, batch by batch."""
-    from colorbench.evaluate import BATCH_SIZE
+    """What `colorbench.scoring.evaluate` does with a test set, batch by batch."""
+    from colorbench.scoring.evaluate import BATCH_SIZE
     from colorbench.lab import normalized_lightness, normalized_to_rgb
-    from colorbench.metrics import psnr, ssim, to_uint8
+    from colorbench.scoring.metrics import psnr, ssim, to_uint8
 
     psnrs, ssims = [], []
     for gt in torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().split(BATCH_SIZE):
@@ -117,7 +117,7 @@ def test_batched_scoring_against_the_skimage_loop(benchmark, images):
 
 
 def test_lpips_throughput(benchmark, images):
-    from colorbench import lpips_metric
+    from colorbench.scoring import lpips_metric
 
     gt = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
     pred = gt.flip(1).contiguous()  # channels swapped: a wrong colourization
@@ -135,7 +135,7 @@ def test_metrics_alone_against_skimage(benchmark, images):
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     from colorbench.lab import normalized_to_rgb, rgb_to_normalized
-    from colorbench.metrics import psnr, ssim, to_uint8
+    from colorbench.scoring.metrics import psnr, ssim, to_uint8
 
     gt = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous()
     L, ab = rgb_to_normalized(gt.float() / 255)

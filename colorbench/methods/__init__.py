@@ -1,0 +1,1 @@
+"""What a method is and the parts methods share: the Colorizer interface, settings, networks, losses."""

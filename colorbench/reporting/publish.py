@@ -1,0 +1,220 @@
+"""The published board: ``leaderboard/README.md`` and its figures, generated from the
+result files kept in ``leaderboard/results/`` (`colorbench leaderboard --write`).
+
+The markdown is a pure function of those files, so ``--check`` can regenerate it
+and compare: a board that no longer matches its results is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from colorbench.reporting import figures, tables as leaderboard, results
+from colorbench.errors import UserError
+from colorbench.reporting.tables import md
+from colorbench.text import printable
+
+BOARD = Path("leaderboard")
+
+
+def slug(key_run: dict) -> str:
+    """The figures' name stem; a long one (a deep folder: dataset) is cut, with a hash to keep it unique."""
+    data = key_run["protocol"]["dataset"]
+    text = re.sub(r"[^a-z0-9]+", "-", f"{data['name']}-{data['size']}px".lower()).strip("-")
+    return text if len(text) <= 80 else f"{text[:64]}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
+
+
+def _shell(text) -> str:
+    """One word of a shell command, on one line: what a stored result holds is data."""
+    return shlex.quote(printable(text))
+
+
+def _command(runs: list[dict]) -> str:
+    """The command that makes these results, as they were made."""
+    first = runs[0]["protocol"]
+    names = _shell(",".join(r["plugin"]["name"] for r in runs))
+    line = f"colorbench run --plugin {names} --dataset {_shell(first['dataset']['name'])} --profile {_shell(first['profile'])} --seed {first['seed']}"
+    if first["dataset"]["size"] != (32 if first["dataset"]["name"].startswith(("cifar10", "folder")) else 64):
+        line += f" --size {_shell(first['dataset']['size'])}"
+    if first["dataset"]["name"].startswith("cifar10"):
+        line += " --data-dir DIR"
+    overrides = {r["plugin"]["name"]: r["protocol"].get("overrides") for r in runs if r["protocol"].get("overrides")}
+    note = "".join(f"\n# {printable(name)} with " + " ".join(f"--set {_shell(f'{k}={v}')}" for k, v in o.items()) for name, o in overrides.items())
+    return line + " --out leaderboard/results" + note
+
+
+def _cells(table: pd.DataFrame) -> pd.DataFrame:
+    """The board's columns: what, how well (value ± half-width of the 95 % interval,
+    arrow for the direction), then how costly."""
+    shown = leaderboard.markdown_table(table)
+    out = pd.DataFrame({
+        "method": [md(m) for m in table["method"]],
+        "seed / paper": [md(p) for p in table["paper"]],
+        "kind": ["hint" if leaderboard.has_hint(h) else "automatic" for h in table["hint"]],
+    })
+    for column in ("PSNR ↑", "SSIM ↑", "LPIPS ↓", "CF", "ΔCF ↓"):
+        out[column] = list(shown[column])
+    out["diversity (LPIPS)"] = [
+        "" if v is None or pd.isna(v) else f"{v:.4f}" + (" noise ignored" if ignored is True else "")
+        for v, ignored in zip(table["diversity LPIPS"], table["noise ignored"])
+    ]
+    out["params"] = [f"{n / 1e6:.2f} M" for n in table["params"]]
+    out["GFLOPs/img"] = ["" if pd.isna(v) else f"{v:.3f}" for v in table["GFLOPs/img"]]
+    out["img/s"] = ["" if pd.isna(v) else f"{v:.0f}" for v in table["img/s"]]
+    out["device"] = [md(d) for d in table["device"]]
+    return out
+
+
+def _section(key: str, table: pd.DataFrame, runs: list[dict], results_dir: Path, figures_dir: Path | None) -> str:
+    by_file = {r["_path"]: r for r in runs}
+    shown = [by_file[f] for f in table["file"]]
+    for r, name in zip(shown, table["method"]):
+        r["display"] = name
+    name = slug(shown[0])
+    hinted = table[[leaderboard.has_hint(h) for h in table["hint"]]]
+    automatic = table.drop(hinted.index)
+    parts = [f"### {md(key)}\n", "Made with:\n", "```\n" + _command(shown) + "\n```\n"]
+    parts.append(_cells(automatic).to_markdown(index=False) + "\n")
+    if len(hinted):
+        parts.append("Given a hint at test time (the ground truth's colour histogram: an oracle), so not comparable with the automatic methods above:\n")
+        parts.append(_cells(hinted).to_markdown(index=False) + "\n")
+    pictures = [
+        ("grid", any(r.get("samples") for r in shown), figures.grid, "the same test images across methods"),
+        ("samples", any((r.get("samples") or {}).get("diversity") for r in shown), figures.sample_strips, "samples of each stochastic method"),
+        ("speed", table["img/s"].notna().any() and table["LPIPS ↓"].notna().any(), None, "quality against speed"),
+    ]
+    for kind, present, draw, caption in pictures:
+        if not present:
+            continue
+        filename = f"{name}-{kind}.png"
+        if figures_dir is not None:
+            path = Path(figures_dir) / filename
+            title = f"{shown[0]['protocol']['dataset']['name']}: {caption}"
+            if kind == "speed":
+                rows = [
+                    {"display": m, "LPIPS": lp, "img/s": speed, "hint": h}
+                    for m, lp, speed, h in zip(table["method"], table["LPIPS ↓"], table["img/s"], table["hint"])
+                ]
+                figures.quality_vs_speed(rows, path, title + f" ({shown[0]['machine']['device_name']})")
+            else:
+                draw(shown, results_dir, path, title)
+        parts.append(f"![{caption}](figures/{filename})\n")
+    return "\n".join(parts)
+
+
+def _protocol(runs: list[dict]) -> str:
+    def values(get) -> str:
+        return ", ".join(sorted({md(get(r)) for r in runs}))
+
+    lines = ["## Protocol\n", "Generated from the result files; every number above was made this way.\n"]
+    for r in {r["protocol"]["dataset"]["name"]: r for r in runs}.values():
+        d = r["protocol"]["dataset"]
+        card = d.get("card", {})
+        lines.append(
+            f"- **{md(d['name'])}**: {md(card.get('split', ''))}; working size {d['size']}x{d['size']}; "
+            f"{d['count']} test images, {d.get('excluded', 0)} excluded ({md(d.get('excluded_reason', 'none'))}). "
+            + " ".join(f"{md(k.replace('_', ' '))}: {md(v)}." for k, v in card.items() if k in ("preprocessing", "train_crops", "test_crops"))
+        )
+    lines.append(f"\nEvaluation: {md(runs[0]['protocol']['evaluation'])}.\n")
+    lines.append("| metric | version | better | colour space | definition |\n|---|---|---|---|---|")
+    for m in runs[0]["protocol"]["metrics"].values():
+        better = {True: "higher", False: "lower", None: "—"}[m["higher_is_better"]]
+        lines.append(f"| {md(m['name'])} | {md(m['version'])} | {better} | {md(m['colour_space'])} | {md(m['description'])} |")
+    ci = runs[0]["protocol"].get("ci95")
+    if ci:
+        lines.append(f"\nIntervals: {md(ci if isinstance(ci, str) else ', '.join(f'{k} {v}' for k, v in ci.items()))}.")
+    lines += [
+        f"\n- profiles: {values(lambda r: r['protocol']['profile'])}; seeds: {values(lambda r: r['protocol']['seed'])}; "
+        f"diversity samples per image: {values(lambda r: r['protocol'].get('diversity_samples') or 'n/a')}",
+        f"- colorbench {values(lambda r: r['colorbench_version'])} (commits {values(lambda r: (r.get('git_commit') or 'unknown')[:12])}); "
+        f"Python {values(lambda r: r['machine']['python'])}; torch {values(lambda r: r['machine']['torch'])}",
+        f"- devices: {values(lambda r: r['machine']['device_name'] + ' (' + r['machine']['device'] + ')')}\n",
+    ]
+    return "\n".join(lines)
+
+
+def build(board: Path = BOARD, *, figures_dir: Path | None = None, warn=print) -> str:
+    """The board's markdown; with ``figures_dir``, draw its PNGs there too."""
+    results_dir = Path(board) / "results"
+    runs = results.read_all(results_dir, warn=warn) if results_dir.is_dir() else []
+    df = leaderboard.frame(runs)
+    parts = [
+        "# colorbench leaderboard\n",
+        "Generated by `colorbench leaderboard --write` from the result files in [results/](results/); "
+        "do not edit by hand (`colorbench leaderboard --check`, run by CI, fails when this file is stale). "
+        "One table per dataset and protocol: numbers made differently (another split, size or metric "
+        "version) never share a table. `gray` is the zero-chroma baseline. ± is the half-width of the "
+        "95 % bootstrap interval over test images; arrows say which direction is better. The interval "
+        "covers the choice of test images only, not training: each method is trained once, with one seed, "
+        "and a quick-profile GAN retrained with another seed can move by more than its interval.\n",
+    ]
+    if df.empty:
+        return "\n".join(parts + ["No results yet.\n"])
+    scored = [r for r in runs if r.get("_path") in set(df["file"])]
+    for key, table in leaderboard.tables(df).items():
+        parts.append(_section(key, table.assign(file=df.loc[table.index, "file"]), scored, results_dir, figures_dir))
+    parts.append(_protocol(scored))
+    return "\n".join(parts)
+
+
+def write(board: Path = BOARD, warn=print) -> Path:
+    """Redraw the figures and rewrite README.md, all or nothing: everything is made
+    in a folder beside them first, so a refusal (a sample image missing...) leaves
+    the published board as it was. A README.md colorbench did not write, or a
+    figure of a folder that is not a board yet, is never replaced."""
+    from colorbench.files import write_atomic
+
+    board = Path(board)
+    readme, figures_dir = board / "README.md", board / "figures"
+    first_time = not _ours(readme)
+    if os.path.lexists(figures_dir) and not os.path.isdir(figures_dir):
+        raise UserError(f"{figures_dir} is not a folder, and the board's figures go there: move it, or pass --board DIR")
+    try:
+        with tempfile.TemporaryDirectory(dir=board, prefix=".board-") as staging:
+            text = build(board, figures_dir=Path(staging), warn=warn)
+            moves = [(figure, figures_dir / figure.name) for figure in sorted(Path(staging).iterdir())]
+            if taken := [target for _, target in moves if os.path.isdir(target) or (first_time and os.path.lexists(target))]:
+                raise UserError(f"{taken[0]} is already there and not the board's; nothing was written: move it, or pass --board DIR")
+            if moves:
+                figures_dir.mkdir(exist_ok=True)
+            for figure, target in moves:
+                os.replace(figure, target)
+            return write_atomic(readme, text.encode())
+    except OSError as e:
+        raise UserError(f"cannot write the board in {board} ({e.strerror or e}): make it writable, or pass --board DIR") from None
+
+
+SIGNATURE = "# colorbench leaderboard\n\nGenerated by `colorbench leaderboard --write`"  # how every board's README.md begins
+
+
+def _ours(readme: Path) -> bool:
+    """Whether ``readme`` is a board colorbench wrote (False: there is none); anything
+    else there (the user's own README.md, a folder, a link) is refused."""
+    if not os.path.lexists(readme):
+        return False
+    if os.path.islink(readme) or not os.path.isfile(readme):
+        what = "a link" if os.path.islink(readme) else "a folder" if os.path.isdir(readme) else "not a regular file"
+        raise UserError(f"{readme} is {what}, not a board colorbench wrote; it is kept: move it, or pass --board DIR")
+    try:
+        with open(readme, "rb") as f:
+            ours = f.read(len(SIGNATURE.encode())) == SIGNATURE.encode()
+    except OSError as e:
+        raise UserError(f"cannot read {readme} ({e.strerror or e}) to see whether colorbench wrote it: make it readable, or pass --board DIR") from None
+    if not ours:
+        raise UserError(f"{readme} was not written by `colorbench leaderboard --write`; it is kept: move it, or pass --board DIR naming a board's folder")
+    return True
+
+
+def is_stale(board: Path = BOARD, warn=print) -> bool:
+    path = Path(board) / "README.md"
+    try:
+        return path.read_text() != build(board, warn=warn)
+    except (OSError, UnicodeDecodeError):  # missing or unreadable: it needs writing
+        return True

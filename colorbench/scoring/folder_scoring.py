@@ -1,0 +1,233 @@
+"""Score a folder of colourized images against a folder of ground truth.
+
+So that a method that is not a plugin (another lab's code, a web service) gets
+the same numbers as `colorbench run`: the same metrics, the same rounding, the
+same exclusions, the same intervals.
+
+Pairing: by relative path without the suffix, so ``cat/1.jpg`` in the ground
+truth pairs with ``cat/1.png`` among the predictions (outputs are often saved
+as PNG whatever the input was); suffixes are matched case-insensitively and
+only image files count (other files are ignored). An image is identified by
+its ground truth's relative path (as `run` on ``folder:PATH`` names it).
+
+Everything is checked before anything is scored: a missing or extra file, two
+files that pair to the same name, an unreadable image or folder, a size
+mismatch or an image too small for SSIM (7 px) is listed, and nothing is
+scored. Images are scored at their own size (no resizing), batched by size on
+the device; an image larger than a batch is scored in tiles
+(`colorbench.scoring.tiled_scoring`), to the same numbers. Checking keeps sizes, not
+pixels, and scoring reads a batch at a time, so memory is bounded by the
+largest image or batch, never by how many images there are.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from colorbench.scoring import metrics, tiled_scoring
+from colorbench.data.datasets import IMAGE_SUFFIXES, image_files
+from colorbench.errors import UsageError, UserError
+
+PAIRING_RULE = (
+    "ground truth and prediction paired by relative path without the file suffix "
+    "(cat/1.jpg pairs with cat/1.png); image ids are the ground truth's relative paths"
+)
+EVALUATION_RULE = (
+    "both images read as 8-bit sRGB by colorbench.data.image_reading (EXIF orientation applied, transparency over white, "
+    "grayscale replicated to RGB) and compared at their own size; no resizing, no Lab round trip; an image over "
+    "16 Mpx is scored in tiles that give the whole image's values (PSNR exactly, SSIM and colourfulness to float64 "
+    "rounding, LPIPS to float32 rounding: colorbench.scoring.tiled_scoring)"
+)
+_BATCH_PIXELS = 1 << 24  # 16 Mpx per batch, or per tile of a larger image (the rule above names it)
+
+
+@dataclass
+class Problems:
+    missing: list[str] = field(default_factory=list)  # ground truth without a prediction
+    extra: list[str] = field(default_factory=list)  # prediction without a ground truth
+    ambiguous: list[str] = field(default_factory=list)  # two files pairing to one name
+    unreadable: list[str] = field(default_factory=list)  # images, and folders that cannot be listed
+    size_mismatch: list[str] = field(default_factory=list)
+    too_small: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+    def count(self) -> int:
+        return sum(len(v) for v in self.__dict__.values())
+
+    def summary(self) -> str:
+        parts = [f"{len(v)} {k.replace('_', ' ')}" for k, v in self.as_dict().items()]
+        return f"{self.count()} problem(s), nothing scored: " + ", ".join(parts)
+
+
+class ScoreProblems(UserError):
+    """The folders cannot be scored as they are; ``problems`` lists why."""
+
+    def __init__(self, problems: Problems):
+        super().__init__(problems.summary())
+        self.problems = problems
+
+
+def _images_by_key(root: Path, problems: Problems) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for path in image_files(root, unreadable=problems.unreadable):
+        key = path.relative_to(root).with_suffix("").as_posix()
+        if key in found:
+            problems.ambiguous.append(f"{found[key]} and {path} both pair as {key!r}")
+            continue
+        found[key] = path
+    return found
+
+
+def pair(gt_dir: Path, pred_dir: Path, problems: Problems) -> list[tuple[str, Path, Path]]:
+    """(image id, ground truth, prediction) for every pair; what does not pair goes to ``problems``."""
+    for d, what in ((gt_dir, "ground-truth"), (pred_dir, "prediction")):
+        if not d.is_dir():
+            raise UsageError(f"{what} folder {d} does not exist or is not a directory")
+    truth, predicted = _images_by_key(gt_dir, problems), _images_by_key(pred_dir, problems)
+    if not truth and not problems.unreadable:  # else those are listed: the truth may be in them
+        raise UserError(f"no images in {gt_dir} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    problems.missing += [f"{truth[k]}: no prediction {pred_dir / k}.*" for k in sorted(truth.keys() - predicted.keys())]
+    problems.extra += [f"{predicted[k]}: no ground truth {gt_dir / k}.*" for k in sorted(predicted.keys() - truth.keys())]
+    return [(truth[k].relative_to(gt_dir).as_posix(), truth[k], predicted[k]) for k in sorted(truth.keys() & predicted.keys())]
+
+
+@dataclass
+class Checked:
+    """A pair read whole once and found scorable; its pixels are read again when scored."""
+
+    id: str
+    gt: Path
+    pred: Path
+    shape: tuple[int, int]  # (H, W)
+    gray: bool  # the ground truth has no chroma: left out of scoring
+
+    def read(self) -> tuple[np.ndarray, np.ndarray]:
+        """Both images, as they were when checked (a file changed since is a UserError)."""
+        from colorbench.data.image_reading import UnreadableImage, load_rgb
+
+        images = []
+        for path in (self.gt, self.pred):
+            try:
+                image = load_rgb(path)
+            except UnreadableImage as e:
+                raise UserError(f"{path}: {e} (it was readable when checked: changed while being scored?)") from None
+            if image.shape[:2] != self.shape:
+                raise UserError(f"{path}: now {image.shape[1]}x{image.shape[0]}, was {self.shape[1]}x{self.shape[0]} when checked: changed while being scored?")
+            images.append(image)
+        return images[0], images[1]
+
+
+def load(pairs: list[tuple[str, Path, Path]], problems: Problems) -> list[Checked]:
+    """Read every pair fully (a truncated file fails here, before any scoring). Only
+    sizes are kept, not pixels: memory holds one batch, however many images there are."""
+    from colorbench.scoring.evaluate import is_gray
+    from colorbench.data.image_reading import UnreadableImage, load_rgb
+
+    loaded = []
+    for image_id, gt_path, pred_path in pairs:
+        images = []
+        for path in (gt_path, pred_path):
+            try:
+                images.append(load_rgb(path))
+            except UnreadableImage as e:
+                problems.unreadable.append(f"{path}: {e}")
+        if len(images) < 2:
+            continue
+        gt, pred = images
+        if gt.shape != pred.shape:
+            problems.size_mismatch.append(
+                f"{image_id}: ground truth {gt.shape[1]}x{gt.shape[0]}, prediction {pred.shape[1]}x{pred.shape[0]} ({pred_path})"
+            )
+        elif min(gt.shape[:2]) < metrics.SSIM_WIN:
+            problems.too_small.append(f"{image_id}: {gt.shape[1]}x{gt.shape[0]} px; SSIM needs at least {metrics.SSIM_WIN}x{metrics.SSIM_WIN}")
+        else:
+            gray = bool(is_gray(torch.from_numpy(gt).permute(2, 0, 1)[None]))
+            loaded.append(Checked(image_id, gt_path, pred_path, gt.shape[:2], gray))
+    return loaded
+
+
+def _batches(loaded: list[Checked], max_pixels: int):
+    """(indices of images of equal size, in batches of at most ``max_pixels``; tiled):
+    an image larger than that comes alone, to be scored in tiles."""
+    by_size: dict[tuple[int, int], list[int]] = {}
+    for i, item in enumerate(loaded):
+        by_size.setdefault(item.shape, []).append(i)
+    for (h, w), indices in sorted(by_size.items()):
+        step = max(1, max_pixels // (h * w))
+        for start in range(0, len(indices), step):
+            yield indices[start : start + step], h * w > max_pixels
+
+
+@torch.no_grad()
+def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device, strict: bool = False, max_pixels: int = _BATCH_PIXELS) -> dict:
+    """Check, then score; raises `ScoreProblems` (nothing scored) if anything is
+    wrong, and with ``strict`` a `UserError` if any image would be left out
+    (grayscale ground truth). An image over ``max_pixels`` is scored in tiles."""
+    from colorbench.scoring import bootstrap, lpips_metric
+    from colorbench.scoring.evaluate import GRAY_REASON, summarize_scores
+
+    start = time.perf_counter()
+    problems = Problems()
+    pairs = pair(Path(gt_dir), Path(pred_dir), problems)
+    loaded = load(pairs, problems)
+    if problems.count():
+        raise ScoreProblems(problems)
+
+    left_out = [item.id for item in loaded if item.gray]
+    if len(left_out) == len(loaded):  # refused before any scoring, not after it
+        raise UserError(f"every ground-truth image ({len(loaded)}) is grayscale ({GRAY_REASON}): nothing to score colourization on")
+    if strict and left_out:
+        raise UserError(
+            f"--strict: {len(left_out)} ground-truth image(s) would not be scored ({GRAY_REASON}): "
+            + ", ".join(left_out[:5]) + (" ..." if len(left_out) > 5 else "")
+        )
+    too_small = [item.id for item in loaded if min(item.shape) < lpips_metric.MIN_SIZE and not item.gray]
+    no_lpips = lpips_metric.unavailable(device) or (
+        f"{len(too_small)} image(s) under {lpips_metric.MIN_SIZE} px on the shorter side, which LPIPS (AlexNet) needs: "
+        + ", ".join(too_small[:5]) + (" ..." if len(too_small) > 5 else "")
+        if too_small else None
+    )
+    with_lpips = no_lpips is None
+    values: dict[int, dict[str, float]] = {}
+    for indices, tiled in _batches(loaded, max_pixels):
+        keep = [i for i in indices if not loaded[i].gray]  # the batch as scored: its colour images
+        if not keep:
+            continue
+        images = [loaded[i].read() for i in keep]
+        gt = torch.from_numpy(np.stack([p[0] for p in images])).permute(0, 3, 1, 2).to(device)
+        pred = torch.from_numpy(np.stack([p[1] for p in images])).permute(0, 3, 1, 2).to(device)
+        del images
+        if tiled:  # one image
+            scores = tiled_scoring.score(gt, pred, with_lpips=with_lpips, max_pixels=max_pixels)
+        else:
+            scores = metrics.score(gt, pred, with_lpips=with_lpips)
+        for name, v in scores.items():
+            for i, x in zip(keep, v.tolist()):
+                values.setdefault(i, {})[name] = x
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    order = sorted(values)  # the pairs' order: by ground-truth path
+    names = [n for n in metrics.PER_IMAGE if n in values[order[0]]]
+    per_image = {"id": [loaded[i].id for i in order], **{n: [values[i][n] for i in order] for n in names}}
+    summary = summarize_scores(per_image, seed=bootstrap.SEED)
+    sizes = sorted({f"{item.shape[1]}x{item.shape[0]}" for item in loaded})
+    not_computed = {"lpips": no_lpips} if no_lpips else {}
+    return {
+        "gt_dir": str(gt_dir),
+        "pred_dir": str(pred_dir),
+        "count": len(loaded),
+        "scored": len(per_image["id"]),
+        "excluded": {"count": len(left_out), "ids": sorted(left_out), "reason": GRAY_REASON},
+        "sizes": sizes,
+        **summary,
+        "not_computed": not_computed,
+        "per_image": per_image,
+        "seconds": round(time.perf_counter() - start, 3),
+    }

@@ -1,0 +1,1 @@
+"""Weights colorbench downloads: ImageNet backbones for losses and LPIPS."""

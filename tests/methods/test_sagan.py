@@ -1,0 +1,213 @@
+import sys
+
+import pytest
+import torch
+from rich.console import Console
+from torch import nn
+from torch.nn.utils import parametrize
+
+from colorbench.data import datasets
+from colorbench.training import checkpoints, trainer as training
+from colorbench.methods.perceptual import PerceptualLoss, VGGFeatures
+from colorbench.plugins import get_colorizer
+
+SAGAN = get_colorizer("sagan")
+sagan = sys.modules[SAGAN.__module__]
+SMALL = dict(ngf=8, ndf=8)  # unit-test widths
+_VGG = {}
+
+
+
+@pytest.fixture(autouse=True)
+def one_vgg(monkeypatch):
+    """Build the frozen VGG16 once for the whole module: constructing it takes seconds."""
+
+    def shared(layer_weights):
+        key = tuple(sorted(layer_weights.items()))
+        if key not in _VGG:
+            _VGG[key] = PerceptualLoss(layer_weights)
+        return _VGG[key]
+
+    monkeypatch.setattr(sagan, "PerceptualLoss", shared)
+
+
+def _model(size=32, **overrides):
+    torch.manual_seed(0)
+    return SAGAN.from_profile("smoke", size=size, **{**SMALL, **overrides})
+
+
+def _batch(size=32, n=4, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 1, size, size, generator=g) * 2 - 1, (torch.rand(n, 2, size, size, generator=g) - 0.5) * 0.6
+
+
+def _state(module):
+    return {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def _same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_convolutions_of_G_and_the_critic_are_spectrally_normalised():
+    model = _model()
+    head = model.nets["G"].head[0]  # G's 1x1 output projection: the one left out, on purpose
+    assert isinstance(head, nn.Conv2d) and not parametrize.is_parametrized(head)
+    for name in ("G", "D"):
+        convs = [m for m in model.nets[name].modules() if isinstance(m, nn.Conv2d) and m is not head]
+        assert len(convs) > 5
+        for conv in convs:
+            assert parametrize.is_parametrized(conv, "weight")
+            assert "SpectralNorm" in type(conv.parametrizations.weight[0]).__name__
+    # and it normalises: after some power iterations every weight's largest singular value is ~1
+    G = model.nets["G"].train()
+    for _ in range(20):
+        G(torch.randn(2, 1, 32, 32))
+    for conv in (m for m in G.modules() if isinstance(m, nn.Conv2d) and m is not head):
+        sigma = torch.linalg.matrix_norm(conv.weight.detach().flatten(1), 2)
+        assert sigma == pytest.approx(1.0, abs=0.05)
+
+
+def test_self_attention_starts_as_the_identity_and_attends_once_gamma_moves():
+    torch.manual_seed(0)
+    attention = sagan.SelfAttention(16).eval()
+    x = torch.randn(2, 16, 6, 5)
+    assert attention.gamma.item() == 0 and attention.query.out_channels == 2
+    assert torch.equal(attention(x), x)  # exactly: gamma * attn + x with gamma = 0
+
+    with torch.no_grad():
+        attention.gamma.fill_(0.7)
+    out = attention(x)
+    assert out.shape == x.shape and (out - x).abs().max() > 1e-3
+    # SAGAN's formula, written out: softmax over positions of q_i . k_j, weights on v_j
+    q, k, v = (f(x).flatten(2) for f in (attention.query, attention.key, attention.value))
+    weights = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # (B, N, N): row i sums to 1 over j
+    expected = 0.7 * (v @ weights.transpose(1, 2)).view_as(x) + x
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_self_attention_sits_at_the_chosen_decoder_stride_and_in_the_critic():
+    model = _model(size=64, attention_stride=4)
+    seen = {}
+    for name in ("G", "D"):
+        layers = [m for m in model.nets[name].modules() if isinstance(m, sagan.SelfAttention)]
+        assert len(layers) == 1
+        layers[0].register_forward_hook(lambda m, i, o, name=name: seen.update({name: tuple(o.shape[-2:])}))
+    model.nets.eval()
+    model.nets["G"](torch.zeros(1, 1, 64, 64))
+    model.nets["D"](torch.zeros(1, 3, 64, 64))
+    assert seen == {"G": (16, 16), "D": (16, 16)}  # G: 64 / 4; D: after its first block (stride 4)
+
+
+def test_generator_maps_L_to_ab_deterministically_and_the_critic_gives_patch_logits():
+    model = _model(size=64)
+    L, _ = _batch(64, n=2)
+    samples = model.colorize(L, n_samples=3, seed=1)
+    assert samples.shape == (3, 2, 2, 64, 64) and samples.abs().max() <= 1
+    assert not SAGAN.stochastic and torch.equal(samples[0], samples[2])
+    assert samples.abs().mean() < 0.1  # the N(0, 0.02) output projection: G starts near gray
+    assert torch.equal(samples, model.colorize(L, n_samples=3, seed=2))
+    assert model.nets["D"].eval()(torch.zeros(2, 3, 64, 64)).shape == (2, 1, 5, 5)
+
+
+def test_phases_are_the_NoGAN_schedule_and_cycles_repeat_critic_and_gan():
+    model = _model(pretrain_steps=7, critic_steps=5, gan_steps=3)
+    assert [(p.name, p.steps) for p in model.phases()] == [("pretrain_G", 7), ("pretrain_critic", 5), ("gan", 3)]
+    assert [p.step.__name__ for p in model.phases()] == ["pretrain_step", "critic_step", "gan_step"]
+    assert model.config.steps == 15
+
+    twice = _model(pretrain_steps=7, critic_steps=5, gan_steps=3, cycles=2)
+    assert [(p.name, p.steps, p.step.__name__) for p in twice.phases()] == [
+        ("pretrain_G", 7, "pretrain_step"),
+        ("pretrain_critic", 5, "critic_step"),
+        ("gan", 3, "gan_step"),
+        ("pretrain_critic_2", 5, "critic_step"),
+        ("gan_2", 3, "gan_step"),
+    ]
+    assert twice.config.steps == 23
+    quick, smoke = SAGAN.profiles["quick"], SAGAN.profiles["smoke"]
+    assert quick["pretrain_steps"] > quick["gan_steps"] > smoke["gan_steps"]  # NoGAN: most of it pre-training
+
+
+def test_phase_1_trains_only_G_and_phase_2_only_the_critic():
+    model = _model()
+    model.nets.train()
+    model.setup_training()
+    L, ab = _batch()
+    pretrain, critic, gan = model.phases()
+
+    G0, D0 = _state(model.nets["G"]), _state(model.nets["D"])
+    losses = pretrain.step(L, ab)
+    assert set(losses) == {"feature", "L1"} and all(v > 0 for v in losses.values())
+    assert not _same(_state(model.nets["G"]), G0) and _same(_state(model.nets["D"]), D0)
+
+    G1, D1 = _state(model.nets["G"]), _state(model.nets["D"])
+    assert set(critic.step(L, ab)) == {"D"}
+    assert _same(_state(model.nets["G"]), G1)  # weights, batch-norm statistics and spectral-norm vectors
+    assert not _same(_state(model.nets["D"]), D1)
+
+    G2, D2 = _state(model.nets["G"]), _state(model.nets["D"])
+    losses = gan.step(L, ab)
+    assert set(losses) == {"D", "feature", "L1", "G_gan"}
+    assert not _same(_state(model.nets["G"]), G2) and not _same(_state(model.nets["D"]), D2)
+
+
+def test_optimisers_follow_NoGAN_and_the_two_time_scale_rule():
+    model = _model()
+    model.setup_training()
+    c = model.config
+    lr = lambda opt: opt.param_groups[0]["lr"]  # noqa: E731
+    params = lambda opt: {id(p) for g in opt.param_groups for p in g["params"]}  # noqa: E731
+    ids = {name: {id(p) for p in model.nets[name].parameters()} for name in ("G", "D")}
+    assert params(model.opt_G_pre) == params(model.opt_G) == ids["G"]
+    assert params(model.opt_D_pre) == params(model.opt_D) == ids["D"]
+    # TTUR (SAGAN): the critic learns 4x faster than G in the GAN phase, betas (0, 0.9)
+    assert lr(model.opt_D) == 4 * lr(model.opt_G) == pytest.approx(4e-4) and c.lr_D > c.lr_G
+    assert model.opt_G.param_groups[0]["betas"] == model.opt_D.param_groups[0]["betas"] == (0.0, 0.9)
+
+
+def test_the_VGG_loss_network_is_not_part_of_the_model_nor_its_checkpoint(tmp_path):
+    model = _model()
+    keys_before = set(model.nets.state_dict())
+    model.setup_training()
+    assert isinstance(model.feature_loss.vgg, VGGFeatures)
+    assert not any(isinstance(m, VGGFeatures) for m in model.nets.modules())
+    assert set(model.nets.state_dict()) == keys_before and not any("vgg" in k for k in keys_before)
+    assert set(model.nets) == {"G", "D"}
+    path, _ = checkpoints.save(model, tmp_path / "m")
+    from safetensors.torch import load_file
+
+    assert set(load_file(path)) == keys_before
+
+
+def _train():
+    training.seed_everything(0)
+    model = SAGAN.from_profile("smoke", size=16, **SMALL)
+    log = training.train(model, datasets.load("builtin", size=16), seed=0, console=Console(quiet=True))
+    return model, log
+
+
+def test_smoke_training_runs_every_phase_and_a_checkpoint_gives_identical_colours(tmp_path):
+    model, log = _train()
+    smoke = SAGAN.profiles["smoke"]
+    assert log["status"] == "ok"
+    assert [(p["name"], p["steps"]) for p in log["phases"]] == [
+        ("pretrain_G", smoke["pretrain_steps"]),
+        ("pretrain_critic", smoke["critic_steps"]),
+        ("gan", smoke["gan_steps"]),
+    ]
+    assert set(log["phases"][2]["final_losses"]) == {"D", "feature", "L1", "G_gan"}
+    assert log["images_seen"] == log["steps"] * smoke["batch_size"]
+
+    path, _ = checkpoints.save(model, tmp_path / "sagan")
+    loaded = checkpoints.load(path, plugin="sagan")
+    assert loaded.config == model.config and loaded.size == 16
+    L = torch.rand(3, 1, 16, 16) * 2 - 1
+    assert torch.equal(loaded.colorize(L), model.colorize(L))
+
+
+def test_hinge_losses():
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-2.0, 0.0, 1.0])
+    # critic: relu(1 - real) + relu(1 + fake), each averaged
+    assert sagan.hinge_critic_loss(real, fake).item() == pytest.approx((0 + 0.5 + 2) / 3 + (0 + 1 + 2) / 3)
+    assert sagan.hinge_critic_loss(torch.full((4,), 1.5), torch.full((4,), -1.5)).item() == 0
