@@ -14,6 +14,7 @@ import pluggy
 if TYPE_CHECKING:
     from colorbench.methods.colorizer import Colorizer
     from colorbench.data.datasets import DatasetFactory
+    from colorbench.scoring.registry import Metric
 
 hookspec = pluggy.HookspecMarker("colorbench")
 
@@ -34,3 +35,13 @@ def register_datasets(register: Callable[[str, DatasetFactory, str], None]) -> N
     ``factory(arg, size=..., data_dir=..., seed=...)`` returns a
     `colorbench.data.datasets.Dataset`; ``arg`` is what follows the colon in
     ``--dataset name:arg`` (None without one)."""
+
+
+# ---------------------------------------------------------------- metrics
+@hookspec
+def register_metrics(register: Callable[[Metric], None]) -> None:
+    """Register metrics: call ``register(metric)`` with each
+    `colorbench.scoring.registry.Metric`. Every metric registered is computed by
+    `run` and `score` and shown as a column where it has a title. Called once,
+    when plugins are loaded; it must not load networks (``unavailable`` and the
+    metric's functions do that when scoring)."""

@@ -21,6 +21,7 @@ from colorbench.errors import UsageError, UserError, unknown_name
 
 if TYPE_CHECKING:
     from colorbench.methods.colorizer import Colorizer
+    from colorbench.scoring.registry import Metric
 
 ENTRY_POINT_GROUP = "colorbench"
 DISABLE_VARIABLE = "COLORBENCH_DISABLE_PLUGINS"
@@ -187,6 +188,20 @@ def get_dataset(name: str) -> DatasetEntry:
     return known[name]
 
 
+def metrics() -> dict[str, Metric]:
+    """Registered metrics by name: the built-in ones first (their order is the
+    tables' column order), then each plugin's in the order it registers them."""
+    from colorbench.scoring import registry
+
+    load_plugins()
+    found = _collect(pm.hook.register_metrics, "metric", lambda m: getattr(m, "name", None), registry.check)
+    titles: dict[str, str] = {}
+    for name, (metric,) in found.items():
+        if metric.title is not None and titles.setdefault(metric.title, name) != name:
+            raise UserError(f"metrics {titles[metric.title]!r} and {name!r} both have the column title {metric.title!r}; disable one's plugin with {DISABLE_VARIABLE}")
+    return {name: metric for name, (metric,) in found.items()}
+
+
 def distribution_of(cls: type) -> dict | None:
     """The installed distribution (name, version) a registered class comes from."""
     load_plugins()
@@ -199,7 +214,7 @@ def distribution_of(cls: type) -> dict | None:
 def installed() -> list[dict]:
     """Every plugin of the entry-point group: its distribution, version, the hooks it
     implements, and whether it is loaded, broken or disabled."""
-    colorizers(), datasets()  # a plugin that imports but fails to register is broken too
+    colorizers(), datasets(), metrics()  # a plugin that imports but fails to register is broken too
     rows = []
     for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
         plugin = pm.get_plugin(ep.name)

@@ -1,26 +1,27 @@
-"""One benchmark run: train (or load nothing, for a baseline), colourize the test
-set, score it, and write the result file with its full protocol."""
+"""One benchmark run: train the method, or load its weights (a checkpoint, published
+weights; nothing, for a baseline), colourize the test set, score it, and write the
+result file with its full protocol. How the run is made is one `RunSettings`."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 from rich.console import Console
 from rich.text import Text
 
-import colorbench
 from colorbench import devices, plugins
 from colorbench.methods import settings
 from colorbench.reporting import results, samples
-from colorbench.scoring import bootstrap, diversity, metrics, speed
+from colorbench.scoring import diversity, speed
 from colorbench.training import checkpoints, trainer as training
 from colorbench.methods.colorizer import Colorizer
 from colorbench.data.datasets import Dataset
 from colorbench.errors import UsageError, UserError
+from colorbench.run_settings import Checkpoint, Published, RunSettings, WeightsSource
+from colorbench.weights import published
 from colorbench.scoring.evaluate import BATCH_SIZE, SAMPLE_BYTES, evaluate
 
 EVALUATION_RULE = (
@@ -64,14 +65,17 @@ Adam's two moments (every built-in method's optimiser), twice over while the
 training speed is measured on a copy of the trained method (`speed.training_speed`)."""
 
 
-def check(
-    cls: type[Colorizer], data: Dataset, *, profile: str, device: torch.device, overrides: dict | None = None, n_samples: int | None = None
-) -> None:
+def check(cls: type[Colorizer], data: Dataset, run_settings: RunSettings) -> None:
     """What would make `run` fail, found before any training: settings the method
-    cannot work with (`check_settings`), a batch larger than the training set, a
-    training state or a stochastic method's samples larger than the device's free memory."""
-    overrides = overrides or {}
-    colorizer = check_settings(cls, profile=profile, size=data.size, overrides=overrides)
+    cannot work with (`check_settings`), weights to load that cannot be had or do
+    not fit (`check_loaded`), a batch larger than the training set, a training
+    state or a stochastic method's samples larger than the device's free memory."""
+    profile, device, n_samples = run_settings.profile, run_settings.device, run_settings.n_samples
+    overrides = dict(run_settings.overrides)
+    if (source := weights_source(cls, run_settings)) is not None:
+        colorizer = check_loaded(cls, data, source)
+    else:
+        colorizer = check_settings(cls, profile=profile, size=data.size, overrides=overrides, train_data=data.train)
     free = devices.free_memory(device)
     k = diversity.samples_for(profile) if n_samples is None else n_samples
     batch_of_samples = k * min(BATCH_SIZE, len(data.test)) * data.size**2 * SAMPLE_BYTES if cls.stochastic and k >= 2 else 0
@@ -80,7 +84,7 @@ def check(
             f"{k} samples per test image (--samples) of {cls.name} take about {batch_of_samples / 2**30:.1f} GiB for a batch of "
             f"{min(BATCH_SIZE, len(data.test))} test images at {data.size}x{data.size}; {device} has {free / 2**30:.1f} GiB free: ask for fewer"
         )
-    if not colorizer.trainable:
+    if not colorizer.trainable or source is not None:
         return
     error = UsageError if overrides else UserError  # the user's setting, or the data and the profile's
     batch, items = colorizer.config.batch_size, len(data.train)
@@ -98,9 +102,9 @@ def check(
         )
 
 
-def check_settings(cls: type[Colorizer], *, profile: str, size: int, overrides: dict) -> Colorizer:
-    """Build the method with ``overrides``, make its optimisers (a loss network's
-    weights too) and colourize one blank image, on the CPU: a setting it cannot work
+def check_settings(cls: type[Colorizer], *, profile: str, size: int, overrides: dict, train_data) -> Colorizer:
+    """Build the method with ``overrides``, prepare its training on ``train_data``
+    (a loss network's weights too), make its optimisers and colourize one blank image, on the CPU: a setting it cannot work
     with (a width of 0, a learning rate below 0, an unknown layer, negative steps)
     is a UsageError before any training, and what it needs but lacks (VGG weights
     offline) a UserError. Returns the method so built."""
@@ -117,7 +121,8 @@ def check_settings(cls: type[Colorizer], *, profile: str, size: int, overrides: 
         raise refused("batch_size must be at least 1")
     try:
         if colorizer.trainable:
-            colorizer.setup_training()
+            colorizer.prepare_training(train_data)
+            training.Trainer(colorizer)  # its optimisers and schedulers
     except UserError:
         raise  # not a setting's doing (VGG weights that cannot be had offline...)
     except Exception as e:
@@ -132,67 +137,86 @@ def check_settings(cls: type[Colorizer], *, profile: str, size: int, overrides: 
         raise refused(settings.reason(e)) from None
     return colorizer
 
+def weights_source(cls: type[Colorizer], run_settings: RunSettings) -> WeightsSource | None:
+    """Where ``cls``'s weights come from in this run: ``run_settings.weights``; for a
+    method that trains nothing but has published weights, its default ones; else
+    None: it is trained (or, a baseline, has none)."""
+    if run_settings.weights is not None:
+        return run_settings.weights
+    return Published() if published.loads_by_default(cls, run_settings.profile) else None
 
-def run(
-    cls: type[Colorizer],
-    data: Dataset,
-    *,
-    profile: str,
-    seed: int,
-    device: torch.device,
-    out_dir: Path,
-    console: Console,
-    n_samples: int | None = None,
-    overrides: dict | None = None,
-    resume: bool = False,
-    checkpoint_every: int = 0,
-) -> dict:
-    """Run ``cls`` on ``data`` and write its result into ``out_dir``; returns the result.
 
-    ``n_samples``: samples per test image for a stochastic method's diversity
-    (default: by profile). ``overrides``: Config fields set by hand (recorded in
-    the config). ``resume``: continue the newest unfinished run started the
-    same way, if there is one. A run that diverges is written with status
-    "diverged" and no scores."""
-    if n_samples is None:
-        n_samples = diversity.samples_for(profile)
+def load(cls: type[Colorizer], source: WeightsSource, *, device: torch.device | str, size: int) -> tuple[Colorizer, dict]:
+    """``cls`` with the weights ``source`` names, on ``device``, and what the result
+    records of them (the ``loaded`` part of its ``training``). They must work at
+    ``size``, the run's working size."""
+
+    def refuse_at(their_size: int, where: str) -> None:
+        if their_size != size:
+            raise UsageError(
+                f"{cls.name} from {where} works at {their_size}x{their_size}, not at this run's {size}x{size}: "
+                f"run it alone with --size {their_size} (or without --size)"
+            )
+
+    if isinstance(source, Checkpoint):
+        colorizer, record = checkpoints.load_recorded(source.path, plugin=cls.name, device=device)
+        refuse_at(colorizer.size, f"checkpoint {source.path}")
+        return colorizer, record
+    name, declared = published.choose(cls, source.name)
+    refuse_at(declared.size, f"its published weights {name!r}")  # before any download
+    colorizer, record = published.load(cls, name, file=source.file, device=device)
+    return colorizer, {"from": "published", **record}
+
+
+def check_loaded(cls: type[Colorizer], data: Dataset, source: WeightsSource) -> Colorizer:
+    """Load the weights as `run` will (every check it makes, a download included)
+    and colourize one blank image with them, on the CPU. Returns the method so loaded."""
+    colorizer, _ = load(cls, source, device="cpu", size=data.size)
+    size = data.size
+    try:
+        colorizer.colorize(torch.zeros(1, 1, size, size), reference=torch.zeros(1, 2, size, size) if cls.hint else None)
+    except UserError:
+        raise
+    except Exception as e:
+        raise UserError(f"{cls.name} cannot colourize with the weights it loads: {settings.reason(e)}") from None
+    return colorizer
+
+
+def run(cls: type[Colorizer], data: Dataset, run_settings: RunSettings, *, console: Console) -> dict:
+    """Run ``cls`` on ``data`` as ``run_settings`` say and write its result into its
+    ``out_dir``; returns the result.
+
+    The method is trained, or (``weights``, or a method that trains nothing but has
+    published weights) loaded and not trained: its ``training`` record then says
+    what was ``loaded``. A run that diverges is written with status "diverged"
+    and no scores."""
+    profile, seed, device, out_dir = run_settings.profile, run_settings.seed, run_settings.device, Path(run_settings.out_dir)
+    overrides = dict(run_settings.overrides)
+    n_samples = diversity.samples_for(profile) if run_settings.n_samples is None else run_settings.n_samples
+    source = weights_source(cls, run_settings)
     start = time.perf_counter()
     commit = results.git_commit()  # the code that runs, not what the tree holds when it ends
     training.seed_everything(seed)
-    colorizer = cls.from_profile(profile, size=data.size, **(overrides or {})).to(device)
+    if source is None:
+        colorizer = cls.from_profile(profile, size=data.size, **overrides).to(device)
+    else:
+        colorizer, loaded = load(cls, source, device=device, size=data.size)
     config = dataclasses.asdict(colorizer.config)
     try:  # known now, not after training: a diverged run's result must be writable too
         results.dumps({"config": config})
     except (TypeError, ValueError) as e:
         raise UserError(f"{cls.name}'s config cannot be recorded in a result ({e}): every setting must be finite JSON") from None
-    identity = {"plugin": cls.name, "plugin_version": cls.version, "dataset": data.name, "size": data.size, "profile": profile, "seed": seed, "config": config}
-    run_id, nearest = _unfinished(out_dir, identity) if resume else (None, "")
-    if resume and run_id is None and colorizer.trainable:
-        console.print(
-            f"{cls.name}: nothing to resume in {out_dir} for this dataset, profile, seed and config"
-            + (f" (the unfinished run {nearest})" if nearest else "") + ": starting a new run",
-            highlight=False,
-        )
-    run_id = run_id or results.new_run_id(cls.name, data.name)
-    state_path = Path(out_dir) / "checkpoints" / f"{run_id}-training"
-    try:
-        trained = training.train(
-            colorizer, data, seed=seed, console=console, state_path=state_path, checkpoint_every=checkpoint_every,
-            resume=resume, run={"run_id": run_id, **identity},
-        )
-    except Exception as e:  # not a user error (a damaged state to resume from says so itself)
-        if not isinstance(e, UserError) and checkpoints.training_state_json(state_path).is_file():  # written whole, for this
-            raise UserError(f"{one_line(e)}; its last saved training state is kept: --resume continues from it") from e
-        raise
-    result = {
-        "schema_version": results.SCHEMA_VERSION,
-        "run_id": run_id,
-        "status": trained["status"],
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "colorbench_version": colorbench.__version__,
-        "git_commit": commit,
-        "machine": results.machine_info(device),
-        "plugin": {
+    if source is None:
+        run_id, trained = _train(colorizer, data, run_settings, config=config, console=console)
+    else:
+        run_id = results.new_run_id(cls.name, data.name)
+        trained = {"status": "ok", "steps": 0, "images_seen": 0, "seconds": 0.0, "phases": [], "loaded": loaded}
+    result = results.for_run(
+        run_id=run_id,
+        status=trained["status"],
+        commit=commit,
+        device=device,
+        plugin={
             "name": cls.name,
             "version": cls.version,
             "description": cls.description,
@@ -203,28 +227,21 @@ def run(
             "config": config,
             "parameters": colorizer.n_parameters(),
         },
-        "protocol": {
-            "dataset": {"name": data.name, "split": "test", "size": data.size, "count": len(data.test), "card": data.card},
-            "evaluation": EVALUATION_RULE,
-            "metrics": metrics.protocol(),
-            "ci95": bootstrap.describe(),
-            "diversity_samples": n_samples if cls.stochastic else None,
-            "profile": profile,
-            "overrides": overrides or {},
-            "seed": seed,
-            "device": str(device),
-        },
-        "training": trained,
-        "metrics": {},
-        "checkpoint": None,
-    }
+        dataset={"name": data.name, "split": "test", "size": data.size, "count": len(data.test), "card": data.card},
+        evaluation=EVALUATION_RULE,
+        diversity_samples=n_samples if cls.stochastic else None,
+        profile=profile,
+        overrides=overrides or {},
+        seed=seed,
+        training=trained,
+    )
     if trained["status"] == "diverged":  # no scores: a NaN never reaches a result as a number
         result["diverged"] = trained["diverged"]
         result["wall_seconds"] = round(time.perf_counter() - start, 3)
         result["file"] = str(results.write(result, out_dir))
         return result
 
-    if colorizer.trainable:
+    if source is None and colorizer.trainable:
         path, digest = checkpoints.save(
             colorizer, Path(out_dir) / "checkpoints" / run_id, run_id=run_id, dataset=data.name, profile=profile, seed=seed
         )
@@ -243,6 +260,38 @@ def run(
     return result
 
 
+def _train(colorizer: Colorizer, data: Dataset, run_settings: RunSettings, *, config: dict, console: Console) -> tuple[str, dict]:
+    """Train ``colorizer`` (continuing an unfinished run started the same way, with
+    ``resume``); returns the run's id and what its result records of the training."""
+    cls, out_dir, resume = type(colorizer), Path(run_settings.out_dir), run_settings.resume
+    identity = {
+        "plugin": cls.name, "plugin_version": cls.version, "dataset": data.name, "size": data.size,
+        "profile": run_settings.profile, "seed": run_settings.seed, "config": config,
+        # other numbers than the defaults': never continued by a run made otherwise
+        **({"precision": run_settings.precision} if run_settings.precision != "fp32" else {}),
+        **({"loader": "workers"} if run_settings.workers else {}),
+    }
+    run_id, nearest = _unfinished(out_dir, identity) if resume else (None, "")
+    if resume and run_id is None and colorizer.trainable:
+        console.print(
+            f"{cls.name}: nothing to resume in {out_dir} for this dataset, profile, seed and config"
+            + (f" (the unfinished run {nearest})" if nearest else "") + ": starting a new run",
+            highlight=False,
+        )
+    run_id = run_id or results.new_run_id(cls.name, data.name)
+    state_path = Path(out_dir) / "checkpoints" / f"{run_id}-training"
+    try:
+        trained = training.train(
+            colorizer, data, seed=run_settings.seed, console=console, state_path=state_path, checkpoint_every=run_settings.checkpoint_every,
+            resume=resume, run={"run_id": run_id, **identity}, workers=run_settings.workers, precision=run_settings.precision,
+        )
+    except Exception as e:  # not a user error (a damaged state to resume from says so itself)
+        if not isinstance(e, UserError) and checkpoints.training_state_json(state_path).is_file():  # written whole, for this
+            raise UserError(f"{one_line(e)}; its last saved training state is kept: --resume continues from it") from e
+        raise
+    return run_id, trained
+
+
 def one_line(error: Exception) -> str:
     """One line: a user error as it is, anything else with its type."""
     return str(error).splitlines()[0] if isinstance(error, UserError) and str(error) else settings.reason(error)
@@ -255,20 +304,9 @@ def _score(result: dict, colorizer: Colorizer, data: Dataset, *, seed: int, n_sa
     timing = speed.measure(colorizer, data, seed=seed)
     if not timing["training"].get("applicable", True) and timing["training"]["reason"].startswith("could not"):
         console.print(Text.assemble(("warning:", "yellow"), f" {cls.name}: training speed {timing['training']['reason']}"), highlight=False)
-    result["protocol"]["dataset"].update(
-        scored=scored["scored"],
-        excluded=scored["excluded"]["count"],
-        excluded_ids=scored["excluded"]["ids"],
-        excluded_reason=scored["excluded"]["reason"],
-    )
+    results.add_scores(result, scored)
     result.update(
-        metrics=scored["metrics"],
-        ci95=scored["ci95"],
-        left_out_of_mean=scored["left_out_of_mean"],
-        not_computed=scored["not_computed"],
         diversity=scored["diversity"],
         speed=timing,
-        per_image=scored["per_image"],
         samples=samples.save(colorizer, data.test, out_dir=out_dir, run_id=run_id, seed=seed, n_samples=n_samples),
-        evaluation={"seconds": scored["seconds"]},
     )

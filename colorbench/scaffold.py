@@ -46,15 +46,15 @@ Defaults taken from it: <learning rate, batch size, loss weights... and where ea
 Changed, and why: <anything that differs from the paper>.
 
 The starting point below is a small CNN trained with L1 on ab: replace its
-network, loss and profiles with your method's. colorbench gives `train_step`
-batches of normalised Lab (L in [-1, 1] of shape (B, 1, S, S), ab in [-1, 1] of
-shape (B, 2, S, S)) and scores whatever `predict` returns, the same way as for
-every other method.
+network, loss and profiles with your method's. colorbench gives `loss` batches
+of normalised Lab (L in [-1, 1] of shape (B, 1, S, S), ab in [-1, 1] of shape
+(B, 2, S, S)), minimises it with Adam at the config's `lr` (override
+`optimizers`, or `phases` for several losses and optimisers, as a GAN does)
+and scores whatever `predict` returns, the same way as for every other method.
 """
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -65,7 +65,7 @@ from colorbench.methods.colorizer import Colorizer, TrainConfig
 @dataclass
 class Config(TrainConfig):
     width: int = 32  # channels of the hidden layers
-    lr: float = 1e-3  # Adam
+    lr: float = 1e-3  # Adam's learning rate (the default optimiser reads `lr`)
 
 
 class $cls(Colorizer):
@@ -91,15 +91,10 @@ class $cls(Colorizer):
         )
         return {"net": net}  # every network by name: a checkpoint saves these
 
-    def setup_training(self):
-        self.optimizer = torch.optim.Adam(self.nets.parameters(), lr=self.config.lr)
-
-    def train_step(self, L, ab):
-        loss = F.l1_loss(self.nets["net"](L), ab)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        return {"L1": loss.item()}
+    def loss(self, L, ab):
+        """What training minimises on a batch, and the terms to show by name."""
+        l1 = F.l1_loss(self.nets["net"](L), ab)
+        return l1, {"L1": l1}
 
     def predict(self, L, noise):
         return self.nets["net"](L)

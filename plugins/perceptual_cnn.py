@@ -15,7 +15,7 @@ What it follows:
   with the ground-truth RGB on activations of a frozen ImageNet VGG16: a
   weighted sum over several layers of the mean squared difference
   (`colorbench.methods.perceptual`, which does VGG's ImageNet normalisation). The VGG
-  is a loss network: it is built in `setup_training`, it is not one of `nets`,
+  is a loss network: it is built in `prepare_training`, it is not one of `nets`,
   and checkpoints and colourizing never need it.
 - Saturation boost (the paper's optional post-processing): at prediction time ab
   is multiplied by ``saturation_boost`` and clamped back to [-1, 1]; in Lab this
@@ -123,23 +123,22 @@ class PerceptualCNN(Colorizer):
     def build(self):
         return {"net": EncoderDecoder(width=self.config.width, depth=self.config.depth)}
 
-    def setup_training(self):
+    def prepare_training(self, data):
         from colorbench.methods.perceptual import PerceptualLoss
 
+        self.vgg_loss = PerceptualLoss(self.config.layer_weights).to(self.device)  # a loss network, not one of `nets`
+
+    def optimizers(self):
         c = self.config
-        self.loss = PerceptualLoss(c.layer_weights).to(self.device)  # a loss network, not one of `nets`
-        self.opt = torch.optim.Adam(self.nets["net"].parameters(), lr=c.lr, betas=(c.beta1, c.beta2))
+        return {"net": torch.optim.Adam(self.nets["net"].parameters(), lr=c.lr, betas=(c.beta1, c.beta2))}
 
     def perceptual_loss(self, L: torch.Tensor, ab_pred: torch.Tensor, ab_true: torch.Tensor) -> torch.Tensor:
         """The weighted VGG16 feature loss between (L, ab_pred) and (L, ab_true) as RGB."""
-        return self.loss(normalized_to_rgb(L, ab_pred), normalized_to_rgb(L, ab_true))
+        return self.vgg_loss(normalized_to_rgb(L, ab_pred), normalized_to_rgb(L, ab_true))
 
-    def train_step(self, L, ab):
+    def loss(self, L, ab):
         loss = self.perceptual_loss(L, self.nets["net"](L), ab)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return {"perceptual": loss.item()}
+        return loss, {"perceptual": loss}
 
     def predict(self, L, noise, reference=None):
         ab = self.nets["net"](L)

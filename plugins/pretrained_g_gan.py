@@ -25,7 +25,7 @@ What it follows:
 
 What it chooses, and why:
 - [0, 1] inside the method only: colorbench's shared normalisation is [-1, 1]
-  (`colorbench.lab`), so `train_step`, `l1_step` and `predict` map L and ab
+  (`colorbench.lab`), so `generate` (the losses' input) and `predict` map L and ab
   with x01 = (x + 1) / 2 on the way in and ab = 2 ab01 - 1 on the way out
   (ab01 = (ab + 110) / 220 in CIE units). The core's contract is unchanged; an
   L1 on this scale is half of the same L1 on the shared scale, so lambda = 100
@@ -61,7 +61,6 @@ import torch
 from torch import nn
 
 import colorbench
-from colorbench.methods.colorizer import Phase
 from colorbench.methods.gan import GANColorizer, GANConfig
 from colorbench.methods.networks import init_weights
 
@@ -177,14 +176,12 @@ class PretrainedGGAN(GANColorizer):
 
     def phases(self):
         c = self.config
-        return [Phase("pretrain_L1", c.pretrain_steps, self.l1_step), Phase("gan", c.gan_steps, self.train_step)]
+        return [self.l1_phase("pretrain_L1", c.pretrain_steps), self.gan_phase("gan", c.gan_steps)]
 
-    # The shared steps, on the paper's [0, 1] scale: their L1 is then the paper's.
-    def l1_step(self, L, ab):
-        return super().l1_step(to_unit(L), to_unit(ab))
-
-    def train_step(self, L, ab):
-        return super().train_step(to_unit(L), to_unit(ab))
+    def generate(self, L, ab):
+        """The shared losses, on the paper's [0, 1] scale: their L1 is then the paper's."""
+        L, ab = to_unit(L), to_unit(ab)
+        return {"L": L, "ab": ab, **super().generate(L, ab)}
 
     def predict(self, L, noise, reference=None):
         return from_unit(super().predict(to_unit(L), noise))

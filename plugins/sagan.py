@@ -108,7 +108,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 import colorbench
-from colorbench.methods.colorizer import Colorizer, Phase, TrainConfig
+from colorbench.methods.colorizer import Colorizer, Phase, TrainConfig, Update
 from colorbench.lab import normalized_to_rgb
 from colorbench.methods.networks import init_weights
 from colorbench.methods.perceptual import PerceptualLoss
@@ -315,26 +315,49 @@ class SAGAN(Colorizer):
             "D": PatchCritic(in_channels=3, size=self.size, ndf=c.ndf, n_blocks=c.critic_blocks, dropout=c.critic_dropout),
         }
 
-    def setup_training(self):
-        c = self.config
-        G, D = self.nets["G"], self.nets["D"]
+    def prepare_training(self, data):
         # The loss network is an attribute, not in `nets`: checkpoints never hold VGG.
-        self.feature_loss = PerceptualLoss(c.feature_weights).to(self.device)
-        self.opt_G_pre = torch.optim.Adam(G.parameters(), lr=c.pretrain_lr, betas=c.pretrain_betas)
-        self.opt_D_pre = torch.optim.Adam(D.parameters(), lr=c.critic_pretrain_lr, betas=c.pretrain_betas)
-        self.opt_G = torch.optim.Adam(G.parameters(), lr=c.lr_G, betas=c.gan_betas)
-        self.opt_D = torch.optim.Adam(D.parameters(), lr=c.lr_D, betas=c.gan_betas)
+        self.feature_loss = PerceptualLoss(self.config.feature_weights).to(self.device)
+
+    def optimizers(self):
+        c = self.config
+        G, D = self.nets["G"].parameters, self.nets["D"].parameters
+        return {
+            "G_pre": torch.optim.Adam(G(), lr=c.pretrain_lr, betas=c.pretrain_betas),
+            "D_pre": torch.optim.Adam(D(), lr=c.critic_pretrain_lr, betas=c.pretrain_betas),
+            "G": torch.optim.Adam(G(), lr=c.lr_G, betas=c.gan_betas),
+            "D": torch.optim.Adam(D(), lr=c.lr_D, betas=c.gan_betas),
+        }
 
     def phases(self):
         c = self.config
-        phases = [Phase("pretrain_G", c.pretrain_steps, self.pretrain_step)]
+        phases = [Phase("pretrain_G", c.pretrain_steps, [Update("G_pre", self.content_loss)], shared=self.generate)]
         for cycle in range(1, max(1, c.cycles) + 1):
             suffix = f"_{cycle}" if cycle > 1 else ""
             phases += [
-                Phase("pretrain_critic" + suffix, c.critic_steps, self.critic_step),
-                Phase("gan" + suffix, c.gan_steps, self.gan_step),
+                Phase("pretrain_critic" + suffix, c.critic_steps, [Update("D_pre", self.critic_loss)], shared=self.generate_frozen),
+                Phase("gan" + suffix, c.gan_steps, [Update("D", self.critic_loss), Update("G", self.gan_loss)], shared=self.generate_for_gan),
             ]
         return phases
+
+    # ------------------------------------------------------------ G's output, once per step
+    def generate(self, L, ab):
+        """Phase 1: G in training mode (the critic is not used)."""
+        self.nets["G"].train()
+        return {"fake": self.nets["G"](L)}
+
+    def generate_frozen(self, L, ab):
+        """Phase 2: G frozen in eval mode, the critic training."""
+        G, D = self.nets["G"], self.nets["D"]
+        G.eval(), D.train()
+        with torch.no_grad():
+            return {"fake": G(L)}
+
+    def generate_for_gan(self, L, ab):
+        """Phase 3: both training."""
+        G, D = self.nets["G"], self.nets["D"]
+        G.train(), D.train()
+        return {"fake": G(L)}
 
     # ------------------------------------------------------------ losses
     def critic_input(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
@@ -345,50 +368,26 @@ class SAGAN(Colorizer):
         rgb_fake, rgb_true = normalized_to_rgb(L, fake), normalized_to_rgb(L, ab)
         return {"feature": self.feature_loss(rgb_fake, rgb_true), "L1": F.l1_loss(fake, ab)}
 
-    def _critic_update(self, L, ab, fake, optimiser) -> torch.Tensor:
-        D = self.nets["D"]
-        loss = hinge_critic_loss(D(self.critic_input(L, ab)), D(self.critic_input(L, fake)))
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        return loss
-
-    # ------------------------------------------------------------ phases' steps
-    def pretrain_step(self, L, ab):
-        """Phase 1: G alone on the feature loss + L1 (the critic is not used)."""
-        self.nets["G"].train()
-        terms = self.content_losses(L, ab, self.nets["G"](L))
-        loss = terms["feature"] + self.config.l1_weight * terms["L1"]
-        self.opt_G_pre.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_G_pre.step()
-        return {k: v.item() for k, v in terms.items()}
-
-    def critic_step(self, L, ab):
-        """Phase 2: the critic alone, real vs G's output; G frozen in eval mode."""
-        G, D = self.nets["G"], self.nets["D"]
-        G.eval(), D.train()
-        with torch.no_grad():
-            fake = G(L)
-        return {"D": self._critic_update(L, ab, fake, self.opt_D_pre).item()}
-
-    def gan_step(self, L, ab):
-        """Phase 3: a TTUR critic step, then G on feature + L1 + GAN (hinge) losses."""
-        G, D = self.nets["G"], self.nets["D"]
-        G.train(), D.train()
-        fake = G(L)
-        loss_D = self._critic_update(L, ab, fake.detach(), self.opt_D)
-
+    def content_loss(self, L, ab, fake):
+        """Phase 1: G alone on the feature loss + L1."""
         terms = self.content_losses(L, ab, fake)
-        D.requires_grad_(False)  # G's step: no gradients for the critic's weights
+        return terms["feature"] + self.config.l1_weight * terms["L1"], terms
+
+    def critic_loss(self, L, ab, fake):
+        """Phases 2 and 3: the critic, real vs G's output (hinge)."""
+        D = self.nets["D"]
+        loss = hinge_critic_loss(D(self.critic_input(L, ab)), D(self.critic_input(L, fake.detach())))
+        return loss, {"D": loss}
+
+    def gan_loss(self, L, ab, fake):
+        """Phase 3: G on feature + L1 + GAN (hinge) losses, after the critic's step."""
+        terms = self.content_losses(L, ab, fake)
+        D = self.nets["D"]
+        D.requires_grad_(False)  # G's update: no gradients for the critic's weights
         terms["G_gan"] = -D(self.critic_input(L, fake)).mean()
         D.requires_grad_(True)
         c = self.config
-        loss_G = terms["feature"] + c.l1_weight * terms["L1"] + c.gan_weight * terms["G_gan"]
-        self.opt_G.zero_grad(set_to_none=True)
-        loss_G.backward()
-        self.opt_G.step()
-        return {"D": loss_D.item(), **{k: v.item() for k, v in terms.items()}}
+        return terms["feature"] + c.l1_weight * terms["L1"] + c.gan_weight * terms["G_gan"], terms
 
     def predict(self, L, noise, reference=None):
         return self.nets["G"](L)

@@ -111,3 +111,85 @@ def refused(result, code: int, *words: str) -> None:
     assert not result.exception or isinstance(result.exception, SystemExit), result.exception
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("Error:") and all(w in line for w in words), line
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path):
+    """A real HTTP server on localhost (a free port) serving ``folder``'s files from
+    a thread: yields (its base URL, the list of paths asked for, growing as asked)."""
+    import functools
+    import http.server
+    import threading
+
+    asked: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):
+            asked.append(self.path)
+            super().do_GET()
+
+        def log_message(self, *args):  # the tests' output is not the server's log
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def photo_crops(root: Path) -> Path:
+    """A folder: dataset of 32 x 32 crops of scikit-image's colour photos, with its
+    own train/ (5 images) and test/ (3 images) split."""
+    from PIL import Image
+    from skimage import data as photos
+
+    for i, photo in enumerate([photos.astronaut(), photos.coffee(), photos.chelsea(), photos.rocket()]):
+        small = np.asarray(Image.fromarray(photo).resize((64, 64)))
+        for j, (y, x) in enumerate([(0, 0), (32, 32)]):
+            write_png(root / ("test" if (i + j) % 3 == 0 else "train") / f"{i}_{j}.png", small[y : y + 32, x : x + 32])
+    return root
+
+
+_PLUGIN_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{dist}"
+version = "0.1.0"
+dependencies = ["colorbench"]
+
+[project.entry-points.colorbench]
+{entry} = "{module}"
+
+[tool.setuptools]
+py-modules = ["{module}"]
+"""
+
+
+def one_module_package(folder: Path, module: str, source: str) -> Path:
+    """A plugin package, as a newcomer writes one: ``module`` (colorbench_NAME) is its
+    one module and its entry point; the distribution is named colorbench-NAME."""
+    folder.mkdir(parents=True)
+    entry = module.removeprefix("colorbench_")
+    (folder / "pyproject.toml").write_text(_PLUGIN_PYPROJECT.format(dist=module.replace("_", "-"), entry=entry, module=module))
+    (folder / f"{module}.py").write_text(source)
+    return folder
+
+
+def pip_install(package: Path, site: Path, env: dict | None = None) -> dict:
+    """Install ``package`` as `pip install` would, into ``site`` (a folder of its own);
+    returns ``env`` (default: this process's) with ``site`` on PYTHONPATH."""
+    import subprocess
+    import sys
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", site, package],
+        check=True, capture_output=True,
+    )
+    env = dict(os.environ if env is None else env)
+    return {**env, "PYTHONPATH": os.pathsep.join([str(site), env.get("PYTHONPATH", "")])}

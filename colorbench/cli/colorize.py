@@ -1,4 +1,4 @@
-"""colorbench colorize: colourize image files with a trained checkpoint."""
+"""colorbench colorize: colourize image files with a trained checkpoint, or a method's published weights."""
 
 from pathlib import Path
 from typing import Annotated, Optional
@@ -16,6 +16,12 @@ def colorize(
     out: Annotated[Path, typer.Option("--out", "-o", help=f"Folder for the colourized PNGs, outside every input. {NAMING_RULE}")],
     plugin: Annotated[Optional[str], typer.Option("--plugin", "-p", help="The method (default: the checkpoint's).")] = None,
     checkpoint: Annotated[Optional[Path], typer.Option(help="Weights (.safetensors) saved by `colorbench run`.")] = None,
+    weights: Annotated[
+        Optional[str], typer.Option(help="The --plugin's published weights of this name (default: its first, if it declares any).")
+    ] = None,
+    weights_file: Annotated[
+        Optional[Path], typer.Option(help="A downloaded copy of those published weights: checked against their sha256, then cached.")
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:N or mps.")] = "auto",
     seed: Annotated[int, typer.Option(help="Noise seed for stochastic methods.", min=0, max=MAX_SEED)] = 0,
     reference: Annotated[
@@ -32,19 +38,28 @@ def colorize(
     from colorbench import devices, outputs, plugins
     from colorbench.methods import colorize_files as images
     from colorbench.training import checkpoints
+    from colorbench.weights import published
 
     use_json(json_output)
+    if checkpoint is not None and (weights is not None or weights_file is not None):
+        raise UsageError("--checkpoint and --weights/--weights-file are two sources of weights: pass one")
+    if plugin is None and (weights is not None or weights_file is not None):
+        raise UsageError("--weights and --weights-file name a method's published weights: pass --plugin NAME too")
     protected = [*inputs, *([reference] if reference is not None else [])]
     unreadable: list[str] = []  # folders that cannot be listed: named and counted as failures, never dropped
     jobs = outputs.plan(out, images.expand_inputs(inputs, unreadable=unreadable), inputs=protected, overwrite=overwrite)
     dev = devices.pick(device)
+    loaded = None  # what published weights were used
     if checkpoint is not None:
         colorizer = checkpoints.load(checkpoint, plugin=plugin, device=dev)
     elif plugin is not None:
         cls = plugins.get_colorizer(plugin)
-        colorizer = cls.from_profile("quick", size=256).to(dev)
-        if colorizer.n_parameters():
-            raise UsageError(f"{plugin} needs trained weights: pass --checkpoint PATH (made by `colorbench run --plugin {plugin}`)")
+        if weights is not None or weights_file is not None or published.declared(cls):  # its authors' weights
+            colorizer, loaded = published.load(cls, weights, file=weights_file, device=dev)
+        else:
+            colorizer = cls.from_profile("quick", size=256).to(dev)
+            if colorizer.n_parameters():
+                raise UsageError(f"{plugin} needs trained weights: pass --checkpoint PATH (made by `colorbench run --plugin {plugin}`)")
     else:
         raise UsageError("pass --checkpoint PATH (a trained method) or --plugin gray")
     if colorizer.hint and reference is None:
@@ -70,7 +85,7 @@ def colorize(
     stderr.print(f"{colorizer.name}: {len(written)} image(s) written to {out}, {len(failed)} failed", highlight=False)
 
     emit(
-        {"plugin": colorizer.name, "checkpoint": str(checkpoint) if checkpoint else None, "written": written, "failed": failed},
+        {"plugin": colorizer.name, "checkpoint": str(checkpoint) if checkpoint else None, "weights": loaded, "written": written, "failed": failed},
         json_output,
         lambda: print_lines(written),
     )

@@ -26,8 +26,9 @@ def compare(
     found = paired_comparison.compare(a, b)
     found = {"a": str(result_a), "b": str(result_b), **found}
 
-    def name_of(r: dict, path: Path) -> str:
-        return path.name if r.get("kind") == "score" else r["plugin"]["name"] or path.name
+    def name_of(r, path: Path) -> str:
+        plugin = getattr(r, "plugin", None)  # a `score` output has none
+        return plugin.name if plugin and plugin.name else path.name
 
     def number(v) -> str:
         return "n/a" if v is None else f"{v:.4f}"

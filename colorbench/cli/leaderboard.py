@@ -64,15 +64,15 @@ def leaderboard(
         if df.empty:
             stdout.print(f"No results in {results_dir}: run `colorbench run --plugin NAME`.")
         for key, t in board.tables(df).items():
-            t = t[board.TERMINAL_COLUMNS].assign(params=t["params"].map(lambda n: f"{n / 1e6:.1f}M"))
+            digits = board.DIGITS | {title + board.arrow(m): m.digits for title, m in board.metric_columns(t).items()}
+            t = t[board.terminal_columns(t)].assign(params=t["params"].map(lambda n: f"{n / 1e6:.1f}M"))
             # borderless, two spaces between columns: fits 80 columns with a "(hint)" name
             table = Table(
                 *t.columns, title=key, title_justify="left", box=box.SIMPLE_HEAD,
                 show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True,
             )
-            digits = [board.DIGITS.get(c.removesuffix(" ↑").removesuffix(" ↓")) for c in t.columns]
             for row in t.itertuples(index=False):
-                table.add_row(*(_cell(v, d) for v, d in zip(row, digits)))
+                table.add_row(*(_cell(v, digits.get(c)) for v, c in zip(row, t.columns)))
             stdout.print(table)
         if not df.empty:
             hinted = "(hint): given a hint at test time. " if df["hint"].notna().any() else ""

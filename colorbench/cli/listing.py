@@ -1,4 +1,4 @@
-"""colorbench list: the registered colourizers."""
+"""colorbench list: the registered colourizers, and the metrics every run and score computes."""
 
 from rich.table import Table
 
@@ -6,19 +6,36 @@ from colorbench.cli.output import JsonOption, emit, stdout, use_json
 
 
 def list_colorizers(json_output: JsonOption = False) -> None:
-    """Show the registered colourizers: name, what it is, the paper it implements."""
+    """Show the registered colourizers (name, what it is, the paper it implements, its published weights) and metrics."""
     from colorbench import plugins
+    from colorbench.weights import published
 
     use_json(json_output)
     rows = [
-        {"name": cls.name, "description": cls.description, "paper": cls.paper, "stochastic": cls.stochastic, "version": cls.version}
+        {
+            "name": cls.name, "description": cls.description, "paper": cls.paper, "stochastic": cls.stochastic, "version": cls.version,
+            "published_weights": list(published.declared(cls)),
+        }
         for cls in plugins.colorizers().values()
+    ]
+    measures = [
+        {"name": m.name, "version": m.version, "kind": m.kind, "title": m.title, "higher_is_better": m.higher_is_better, "needs": m.needs or None, "description": m.description}
+        for m in plugins.metrics().values()
     ]
 
     def render():
-        table = Table("name", "description", "paper", "stochastic", title="colourizers")
+        weights = any(r["published_weights"] for r in rows)  # a column only when some method has them
+        table = Table("name", "description", "paper", "stochastic", *(["weights"] if weights else []), title="colourizers")
         for r in rows:
-            table.add_row(*(str(r[k]) for k in ("name", "description", "paper")), "yes" if r["stochastic"] else "no")
+            shown = [", ".join(r["published_weights"]) or "—"] if weights else []
+            table.add_row(*(str(r[k]) for k in ("name", "description", "paper")), "yes" if r["stochastic"] else "no", *shown)
+        stdout.print(table)
+        if weights:
+            stdout.print("weights: published weights `run` can load instead of training; see `colorbench weights list`.", highlight=False)
+        table = Table("name", "column", "kind", "better", "needs", "definition", title="metrics")
+        for m in measures:
+            better = {True: "higher", False: "lower", None: "—"}[m["higher_is_better"]]
+            table.add_row(m["name"], m["title"] or "—", m["kind"].replace("_", " "), better, m["needs"] or "—", m["description"])
         stdout.print(table)
 
-    emit({"colorizers": rows}, json_output, render)
+    emit({"colorizers": rows, "metrics": measures}, json_output, render)

@@ -1,4 +1,4 @@
-"""colorbench run: train a method (or load nothing, for a baseline), score it, store the result."""
+"""colorbench run: train a method or load its weights (nothing, for a baseline), score it, store the result."""
 
 from enum import Enum
 from pathlib import Path
@@ -33,6 +33,39 @@ class Profile(str, Enum):
     full = "full"
 
 
+class Precision(str, Enum):  # colorbench.training.trainer.PRECISIONS
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
+
+
+def fixed_by_weights(classes: list, source, meta: dict | None, *, profile: Optional[Profile], size: Optional[int], overrides: dict) -> tuple[str, Optional[int], str]:
+    """The profile and working size of a run that loads weights: a checkpoint's
+    (the profile it was trained at, when it records one) or published weights'
+    size; a --profile or --size that differs is a usage error. Else --profile
+    (default quick) and --size. Third: the weights that fixed the size, if any."""
+    from colorbench.errors import UsageError
+    from colorbench.methods.colorizer import PROFILES
+    from colorbench.run_settings import Published
+    from colorbench.weights import published
+
+    cls, profile_name, fixed, made = classes[0], profile.value if profile else "quick", None, ""
+    if meta is not None:
+        fixed, made = meta["size"], f"checkpoint {source.path}"
+        if meta.get("profile") in (cls.profiles or PROFILES):
+            if profile is not None and profile.value != meta["profile"]:
+                raise UsageError(f"--profile {profile.value}: {made} was trained at profile {meta['profile']}, and its result is recorded so; leave --profile out")
+            profile_name = meta["profile"]
+    elif isinstance(source, Published) or len(classes) == 1 and published.loads_by_default(cls, profile_name):
+        name, declared = published.choose(cls, source.name if source else None)
+        fixed, made = declared.size, f"{cls.name}'s published weights {name!r}"
+        if source is None and overrides:
+            raise UsageError(f"--set: {cls.name} runs from its published weights, made with their own config; leave --set out")
+    if fixed is not None and size is not None and size != fixed:
+        raise UsageError(f"--size {size}: {made} works at {fixed}x{fixed} and is scored at that size; leave --size out")
+    return profile_name, fixed or size, made
+
+
 def run(
     plugin: Annotated[
         Optional[str], typer.Option("--plugin", "-p", help="Method(s) to run, comma-separated; see `colorbench list`.")
@@ -40,17 +73,40 @@ def run(
     all_methods: Annotated[bool, typer.Option("--all", help="Run every registered method.")] = False,
     dataset: Annotated[str, typer.Option("--dataset", "-d", help="builtin, folder:PATH, cifar10 or cifar10:subset-6k.")] = "builtin",
     profile: Annotated[
-        Profile, typer.Option(help="Training budget: smoke (seconds), quick (minutes on a CPU), full (the paper's scale).")
-    ] = Profile.quick,
+        Optional[Profile],
+        typer.Option(
+            help="Training budget: smoke (seconds), quick (minutes on a CPU), full (the paper's scale). "
+            "Default: quick; with --checkpoint, the one it was trained at.",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seeds weights, noise and crops: a CPU run is repeatable.", min=0, max=MAX_SEED)] = 0,
     device: Annotated[str, typer.Option(help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")] = "auto",
-    size: Annotated[Optional[int], typer.Option(help="Working size in pixels (a power of two); default: the dataset's.")] = None,
+    size: Annotated[
+        Optional[int], typer.Option(help="Working size in pixels (a power of two); default: the dataset's, or the loaded weights'.")
+    ] = None,
     data_dir: Annotated[Optional[Path], typer.Option(help="Where a downloadable dataset is (or goes).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for result files and checkpoints.")] = DEFAULT_DIR,
     settings: Annotated[
         Optional[list[str]], typer.Option("--set", help="Override a setting of the method's config: --set l1_weight=50 (repeatable).")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue the last unfinished run started the same way (after a crash).")] = False,
+    checkpoint: Annotated[
+        Optional[Path],
+        typer.Option(help="Score this checkpoint (the .safetensors `run` saved) instead of training, at its working size; --plugin defaults to its method."),
+    ] = None,
+    weights: Annotated[
+        Optional[str],
+        typer.Option(help="Score the method's published weights of this name instead of training (see `colorbench weights list`); "
+                     "a method that trains nothing runs from its first by default."),
+    ] = None,
+    weights_file: Annotated[
+        Optional[Path], typer.Option(help="A downloaded copy of those published weights: checked against their sha256, then cached (offline use).")
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(help="Processes making training batches: 0 in this process (colorbench's numbers); 1 or more: other numbers, the same for any count.", min=0, max=64)
+    ] = 0,
+    precision: Annotated[Precision, typer.Option(help="Training arithmetic: fp32, or autocast to bf16 or fp16 (other numbers).")] = Precision.fp32,
     checkpoint_every: Annotated[
         int, typer.Option(help="Save the training state every N steps (0: every 10 minutes of training).", min=0)
     ] = 0,
@@ -62,26 +118,50 @@ def run(
     baseline: Annotated[bool, typer.Option(help="Also score the zero-chroma `gray` baseline on the same images.")] = True,
     json_output: JsonOption = False,
 ) -> None:
-    """Train or load methods on a dataset, score them beside the gray baseline, and store the results.
+    """Train methods, or load their weights, on a dataset; score them beside the gray baseline, and store the results.
 
-    A method that fails is recorded as an error row and the others go on; the exit
-    status is then 1."""
+    With --checkpoint or --weights nothing is trained: the method is scored with the
+    weights loaded, and its result says which. A method that fails is recorded as an
+    error row and the others go on; the exit status is then 1."""
+    import dataclasses
+
     from colorbench import devices, outputs, plugins, runner
     from colorbench.data import datasets
+    from colorbench.run_settings import Checkpoint, Published, RunSettings
     from colorbench.scoring import evaluate
+    from colorbench.training import checkpoints
     from colorbench.cli.output import invocation
     from colorbench.errors import UsageError, UserError
 
     use_json(json_output)
+    if checkpoint is not None and (weights is not None or weights_file is not None):
+        raise UsageError("--checkpoint and --weights/--weights-file are two sources of weights: pass one")
+    source = Checkpoint(checkpoint) if checkpoint is not None else Published(weights, weights_file) if weights or weights_file else None
+    if source is not None and all_methods:
+        raise UsageError(f"{source.flag} loads one method's weights: name it with --plugin NAME, not --all")
+    meta = checkpoints.read_config(checkpoint) if checkpoint is not None else None
+    if meta is not None and plugin is None:
+        plugin = meta["plugin"]  # the method that made it
     if all_methods == (plugin is not None):
         raise UsageError("name the method(s) with --plugin NAME[,NAME...], or pass --all")
     names = sorted(plugins.colorizers()) if all_methods else [n.strip() for n in plugin.split(",") if n.strip()]
     if not names:
         raise UsageError(f"--plugin {plugin!r} names no method; see `colorbench list`")
+    if source is not None and len(names) != 1:
+        raise UsageError(f"{source.flag} loads one method's weights: run the others separately")
     classes = [plugins.get_colorizer(n) for n in names]  # every name checked before anything runs
     if settings and len(classes) != 1:
         raise UsageError("--set applies to one method: run the others separately")
     overrides = classes[0].parse_overrides(settings) if settings else {}
+    if meta is not None:
+        checkpoints.check_plugin(checkpoint, meta, names[0])
+    profile_name, working_size, fixed_by = fixed_by_weights(classes, source, meta, profile=profile, size=size, overrides=overrides)
+    dev = devices.pick(device)
+    run_settings = RunSettings(
+        profile=profile_name, seed=seed, device=dev, out_dir=out, n_samples=samples, overrides=overrides, resume=resume,
+        checkpoint_every=checkpoint_every, workers=workers, precision=precision.value, weights=source,
+    )
+    baseline_settings = dataclasses.replace(run_settings, overrides={}, weights=None)
     if baseline and "gray" not in names:
         classes.append(plugins.get_colorizer("gray"))
     reads = {f"--data-dir {data_dir}": data_dir} if data_dir else {}
@@ -89,11 +169,15 @@ def run(
         reads[f"the dataset folder {dataset[7:]}"] = Path(dataset[7:]).expanduser()
     # now, not after hours of training; and never where samples would join the dataset's images
     outputs.check_folder(out, subfolders=("checkpoints", "samples"), reads=reads)
-    dev = devices.pick(device)
-    data = datasets.load(dataset, size=size, data_dir=data_dir, seed=seed)
+    try:
+        data = datasets.load(dataset, size=working_size, data_dir=data_dir, seed=seed)
+    except UsageError as e:
+        if not fixed_by or size is not None:
+            raise
+        raise UsageError(f"{fixed_by} works at {working_size}x{working_size}, which {dataset} cannot give: {e}") from None
     # Everything that would fail is found now, not after hours of training:
-    for cls in classes:  # settings the method cannot work with, a batch, a model or samples too large
-        runner.check(cls, data, profile=profile.value, device=dev, overrides=overrides if cls is classes[0] else {}, n_samples=samples)
+    for cls in classes:  # settings the method cannot work with, weights it cannot load, a batch, a model or samples too large
+        runner.check(cls, data, run_settings if cls is classes[0] else baseline_settings)
     if skipped := data.card.get("unreadable_skipped"):
         if strict:
             raise UserError(f"--strict: {len(skipped)} unreadable image(s) or folder(s) in {data.name}: {listed(skipped)}")
@@ -116,16 +200,13 @@ def run(
         warn(f"{len(gray)} grayscale test image(s) will not be scored ({evaluate.GRAY_REASON}): {listed(gray)}")
     stderr.print(
         f"{data.name}: {len(data.train)} training items, {len(data.test)} test images at {data.size}x{data.size}; "
-        f"profile {profile.value}, seed {seed}, device {dev}",
+        f"profile {profile_name}, seed {seed}, device {dev}",
         highlight=False,
     )
     done, failed = [], []
     for cls in classes:
         try:
-            result = runner.run(
-                cls, data, profile=profile.value, seed=seed, device=dev, out_dir=out, console=stderr, n_samples=samples,
-                overrides=overrides if cls is classes[0] else {}, resume=resume, checkpoint_every=checkpoint_every,
-            )
+            result = runner.run(cls, data, run_settings if cls is classes[0] else baseline_settings, console=stderr)
         except Exception as e:  # one method's failure must not cost the others their run
             if invocation.debug:
                 raise
@@ -153,20 +234,20 @@ def run(
         if not done:
             return
         first = done[0]
+        # the metrics with a column, as the results record them (title, digits, direction)
+        columns = {n: m for n, m in first["protocol"]["metrics"].items() if m["title"]}
+        arrows = {True: " ↑", False: " ↓", None: ""}
         table = Table(
-            "method", "PSNR ↑", "SSIM ↑", "LPIPS ↓", "CF", "ΔCF ↓", "diversity", "train s",
+            "method", *(m["title"] + arrows[m["higher_is_better"]] for m in columns.values()), "diversity", "train s",
             title=f"{data.name}, {data.size} px, {first['protocol']['dataset']['scored']} test images "
             f"(CF of the truth {first['metrics']['colourfulness_gt']:.2f})",
             title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True,
         )
         # gray first (every row is read against it), hint-based methods last (not comparable)
         for r in sorted(done, key=lambda r: (bool(r["plugin"].get("hint")), r["plugin"]["name"] != "gray")):
-            m = r["metrics"]
             name = r["plugin"]["name"] + (" (hint)" if r["plugin"].get("hint") else "")
-            table.add_row(
-                name, number(m["psnr"], 2), f"{m['ssim']:.4f}", number(m["lpips"], 4), f"{m['colourfulness']:.2f}",
-                f"{m['delta_colourfulness']:.2f}", spread(r), f"{r['training']['seconds']:.1f}",
-            )
+            values = [number(r["metrics"].get(n), m["digits"]) for n, m in columns.items()]
+            table.add_row(name, *values, spread(r), f"{r['training']['seconds']:.1f}")
         stdout.print(table)
         stochastic = [r for r in done if r["diversity"]["applicable"]]
         notes = ["Means over the test images; intervals, per-image values, speed: the result file."]
@@ -184,8 +265,9 @@ def run(
         for r in done:
             if left := r.get("left_out_of_mean", {}).get("psnr"):
                 stdout.print(f"{r['plugin']['name']}: {left['count']} image(s) identical to the truth left out of the PSNR mean (PSNR = +inf).")
-            if reason := r.get("not_computed", {}).get("lpips"):
-                stdout.print(f"{r['plugin']['name']}: LPIPS not computed: {reason}")
+            for metric, reason in r.get("not_computed", {}).items():
+                shown = r["protocol"]["metrics"].get(metric, {}).get("title") or metric
+                stdout.print(f"{r['plugin']['name']}: {shown} not computed: {reason}")
             if r["diversity"].get("noise_ignored"):
                 stdout.print(f"{r['plugin']['name']}: its samples barely differ: the method ignores its noise.")
         for r in done:

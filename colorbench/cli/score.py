@@ -27,12 +27,8 @@ def score(
     Grayscale ground truths are left out, counted and named (--strict refuses
     them). Anything missing, extra, unreadable (a folder too) or of a mismatched
     size is listed and nothing is scored."""
-    from datetime import datetime, timezone
-
-    import colorbench
     from colorbench import devices, outputs
     from colorbench.reporting import results
-    from colorbench.scoring import bootstrap, metrics
     from colorbench.scoring.folder_scoring import EVALUATION_RULE, PAIRING_RULE, ScoreProblems, score_folders
 
     use_json(json_output)
@@ -54,38 +50,10 @@ def score(
                     stderr.print(f"  ... and {len(items) - _SHOWN_PER_KIND} more (--json lists all)", highlight=False)
         exit_after_output(str(e))
 
-    result = {
-        "kind": "score",
-        "schema_version": results.SCHEMA_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "colorbench_version": colorbench.__version__,
-        "machine": results.machine_info(dev),
-        "protocol": {
-            "dataset": {
-                "name": f"folder:{ground_truth.resolve()}",
-                "split": "all",
-                "size": "own",
-                "sizes": scored["sizes"],
-                "count": scored["count"],
-                "scored": scored["scored"],
-                "excluded": scored["excluded"]["count"],
-                "excluded_ids": scored["excluded"]["ids"],
-                "excluded_reason": scored["excluded"]["reason"],
-            },
-            "pairing": PAIRING_RULE,
-            "evaluation": EVALUATION_RULE,
-            "metrics": metrics.protocol(),
-            "ci95": bootstrap.describe(),
-            "device": str(dev),
-        },
-        "predictions": str(predictions.resolve()),
-        "metrics": scored["metrics"],
-        "ci95": scored["ci95"],
-        "left_out_of_mean": scored["left_out_of_mean"],
-        "not_computed": scored["not_computed"],
-        "evaluation": {"seconds": scored["seconds"]},
-        "per_image": scored["per_image"],
-    }
+    dataset = {"name": f"folder:{ground_truth.resolve()}", "split": "all", "size": "own", "sizes": scored["sizes"], "count": scored["count"]}
+    result = results.for_score(
+        device=dev, dataset=dataset, pairing=PAIRING_RULE, evaluation=EVALUATION_RULE, predictions=predictions.resolve(), scored=scored
+    )
     if out is not None:
         outputs.write(out, results.dumps(result))
         result["file"] = str(out)
@@ -108,7 +76,7 @@ def score(
             stdout.print(f"{data['excluded']} grayscale ground-truth image(s) excluded from scoring: {listed}", highlight=False, soft_wrap=True)
         if left := result["left_out_of_mean"].get("psnr"):
             stdout.print(f"{left['count']} image(s) identical to the truth left out of the PSNR mean (PSNR = +inf).")
-        if reason := result["not_computed"].get("lpips"):
-            stdout.print(f"LPIPS not computed: {reason}")
+        for metric, reason in result["not_computed"].items():
+            stdout.print(f"{result['protocol']['metrics'][metric]['title'] or metric} not computed: {reason}")
 
     emit({k: v for k, v in result.items() if k != "per_image"}, json_output, render)

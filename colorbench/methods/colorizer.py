@@ -7,18 +7,23 @@ method is measured the same way.
 
 To add a method: subclass `Colorizer`, give it a `Config` dataclass whose
 defaults come from its paper, the `profiles` that scale its training, `build`,
-`train_step` and `predict`; then register the class with the
-``register_colorizers`` hook (see plugins/unet_cgan.py).
+its losses and `predict`; then register the class with the
+``register_colorizers`` hook (see plugins/unet_cgan.py). A method declares what
+one training step minimises (`Phase`, `Update`) and which optimisers do it
+(`optimizers`); `colorbench.training.trainer.Trainer` does the optimisation.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from colorbench.weights.published import PublishedWeights
 
 PROFILES = ("smoke", "quick", "full")
 """smoke: seconds, for tests; quick: minutes on a laptop CPU (the default);
@@ -35,13 +40,34 @@ class TrainConfig:
     # to set those instead: field(default=0, metadata={"derived": "a + b"}).
 
 
+Loss = Callable[..., "torch.Tensor | tuple[torch.Tensor, dict[str, Any]]"]
+"""``loss(L=..., ab=..., **shared) -> loss`` or ``(loss, {name: term to log})``;
+a bare loss is logged as "loss"."""
+
+
+@dataclass
+class Update:
+    """One optimiser step of a training step: ``optimizer`` (a name from
+    `Colorizer.optimizers`; None: the method's only one) minimises ``loss``."""
+
+    optimizer: str | None
+    loss: Loss
+
+
 @dataclass
 class Phase:
-    """A stretch of training with its own step (NoGAN pre-training, an L1 warm-up...)."""
+    """A stretch of training with its own step (NoGAN pre-training, an L1 warm-up...).
+
+    Each step runs ``updates`` in order, each a loss, then its optimiser's step;
+    a later update sees the weights an earlier one changed (a GAN: D, then G).
+    ``shared(L, ab)``, if given, runs once per step before them: what it returns
+    (G's output, say) is passed to every loss by keyword, with ``L`` and ``ab``
+    unless it returns those too (the same batch on another scale)."""
 
     name: str
     steps: int
-    step: Callable[[torch.Tensor, torch.Tensor], dict[str, float]]  # (L, ab) -> losses
+    updates: list[Update]
+    shared: Callable[[torch.Tensor, torch.Tensor], dict[str, Any]] | None = None
 
 
 class Colorizer:
@@ -55,6 +81,9 @@ class Colorizer:
     version: ClassVar[str] = "1"  # bump on any change that moves its numbers
     Config: ClassVar[type[TrainConfig]] = TrainConfig
     profiles: ClassVar[dict[str, dict]] = {}  # profile name -> Config overrides
+    # name -> trained weights `run` can load instead of training (the first is the default;
+    # a method that trains nothing runs from it): colorbench.weights.published
+    published_weights: ClassVar[dict[str, PublishedWeights]] = {}
 
     def __init__(self, config: TrainConfig | None = None, *, size: int):
         self.config = config if config is not None else self.Config()
@@ -134,16 +163,31 @@ class Colorizer:
         """The networks, by name; their weights are what a checkpoint holds."""
         return {}
 
-    def setup_training(self) -> None:
-        """Called once before the first `train_step`: make the optimisers here."""
+    def prepare_training(self, data: torch.utils.data.Dataset) -> None:
+        """Called once before training, on `device`, with the training items (RGB
+        (3, S, S) in [0, 1]): make loss networks (VGG...), measure dataset statistics.
+        Keep them as attributes, not in `nets`: checkpoints hold `nets` alone."""
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimisers, by name, over the weights in `nets`; made afresh for each
+        training. By default one Adam over every network, at the config's ``lr``
+        if it has one, else 1e-3."""
+        return {"main": torch.optim.Adam(self.nets.parameters(), lr=getattr(self.config, "lr", 1e-3))}
+
+    def schedulers(self, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+        """Learning-rate schedulers by the name of the optimiser each drives,
+        stepped after each of its steps. None by default."""
+        return {}
 
     def phases(self) -> list[Phase]:
-        """The training schedule: by default one phase of `train_step`, ``steps`` long."""
-        return [Phase("train", self.config.steps, self.train_step)]
+        """The training schedule: by default one phase, ``steps`` long, in which the
+        only optimiser minimises `loss`."""
+        return [Phase("train", self.config.steps, [Update(None, self.loss)])]
 
-    def train_step(self, L: torch.Tensor, ab: torch.Tensor) -> dict[str, float]:
-        """One optimisation step on a batch; returns the losses to show."""
-        raise NotImplementedError(f"{self.name} has no train_step")
+    def loss(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, dict[str, Any]]:
+        """What the default phase minimises on a batch: the loss, or (loss, {name: term to log})."""
+        old_api = " (its train_step is the old API: see CONTRIBUTING.md, Add a method)" if hasattr(self, "train_step") else ""
+        raise NotImplementedError(f"{self.name} has no loss{old_api}")
 
     def predict(self, L: torch.Tensor, noise: torch.Generator, reference: torch.Tensor | None = None) -> torch.Tensor:
         """ab for a batch of L, in eval mode and without gradients. A stochastic

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorbench.methods.colorizer import Colorizer, TrainConfig
+from colorbench.methods.colorizer import Colorizer, Phase, TrainConfig, Update
 from colorbench.methods.networks import PatchDiscriminator, gan_loss
 
 
@@ -72,36 +72,42 @@ class GANColorizer(Colorizer):
             "D": PatchDiscriminator(in_channels=self.d_channels, size=self.size, ndf=self.config.ndf),
         }
 
-    def setup_training(self):
+    def optimizers(self):
         c = self.config
-        self.opt_G = torch.optim.Adam(self.nets["G"].parameters(), lr=c.lr, betas=(c.beta1, c.beta2))
-        self.opt_D = torch.optim.Adam(self.nets["D"].parameters(), lr=c.lr, betas=(c.beta1, c.beta2))
+        return {
+            "G": torch.optim.Adam(self.nets["G"].parameters(), lr=c.lr, betas=(c.beta1, c.beta2)),
+            "D": torch.optim.Adam(self.nets["D"].parameters(), lr=c.lr, betas=(c.beta1, c.beta2)),
+        }
 
-    def train_step(self, L, ab):
-        """One pix2pix step: D on real and generated, then G on GAN + lambda L1."""
-        G, D = self.nets["G"], self.nets["D"]
-        fake = G(L, self.code(L, ab, None))
+    def phases(self):
+        return [self.gan_phase("train", self.config.steps)]
 
-        loss_D = 0.5 * (gan_loss(D(self.d_input(L, ab)), True) + gan_loss(D(self.d_input(L, fake.detach())), False))
-        self.opt_D.zero_grad(set_to_none=True)
-        loss_D.backward()
-        self.opt_D.step()
+    def gan_phase(self, name: str, steps: int) -> Phase:
+        """pix2pix's step: G's output once, D on real and generated, then G on GAN + lambda L1."""
+        return Phase(name, steps, [Update("D", self.d_loss), Update("G", self.g_loss)], shared=self.generate)
 
-        terms = {"G_gan": gan_loss(D(self.d_input(L, fake)), True), "L1": F.l1_loss(fake, ab)}
-        extra = self.extra_generator_losses(L, ab, fake)
-        loss_G = terms["G_gan"] + self.config.l1_weight * terms["L1"] + sum(extra.values())
-        self.opt_G.zero_grad(set_to_none=True)
-        loss_G.backward()
-        self.opt_G.step()
-        return {"D": loss_D.item(), **{k: v.item() for k, v in {**terms, **extra}.items()}}
-
-    def l1_step(self, L, ab):
+    def l1_phase(self, name: str, steps: int) -> Phase:
         """G alone on L1: the pre-training phase of an L1-pretrained generator."""
-        loss = F.l1_loss(self.nets["G"](L, self.code(L, ab, None)), ab)
-        self.opt_G.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_G.step()
-        return {"L1": loss.item()}
+        return Phase(name, steps, [Update("G", self.l1_loss)], shared=self.generate)
+
+    # ------------------------------------------------------------ losses
+    def generate(self, L, ab):
+        """G's output for a training batch, shared by the step's losses."""
+        return {"fake": self.nets["G"](L, self.code(L, ab, None))}
+
+    def d_loss(self, L, ab, fake):
+        D = self.nets["D"]
+        loss = 0.5 * (gan_loss(D(self.d_input(L, ab)), True) + gan_loss(D(self.d_input(L, fake.detach())), False))
+        return loss, {"D": loss}
+
+    def g_loss(self, L, ab, fake):
+        terms = {"G_gan": gan_loss(self.nets["D"](self.d_input(L, fake)), True), "L1": F.l1_loss(fake, ab)}
+        extra = self.extra_generator_losses(L, ab, fake)
+        return terms["G_gan"] + self.config.l1_weight * terms["L1"] + sum(extra.values()), {**terms, **extra}
+
+    def l1_loss(self, L, ab, fake):
+        loss = F.l1_loss(fake, ab)
+        return loss, {"L1": loss}
 
     def predict(self, L, noise, reference=None):
         return self.nets["G"](L, self.code(L, reference, noise))

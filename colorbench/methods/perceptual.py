@@ -3,7 +3,7 @@ that train with one (sagan's NoGAN pre-training after Narkhede et al. (n.d.),
 perceptual_cnn after Vangapelli and Kuppam (n.d.)).
 
 The VGG is a frozen loss network, not part of the method: it is built in
-`setup_training`, so checkpoints and colourizing never need its weights.
+`prepare_training`, so checkpoints and colourizing never need its weights.
 """
 
 from __future__ import annotations

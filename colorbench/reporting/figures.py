@@ -53,7 +53,7 @@ def _labelled(rows: list[tuple[str, np.ndarray]], tile: int, title: str, path: P
     return _save(fig, path)
 
 
-def _sample(run: dict, kind: str, results_dir: Path) -> tuple[np.ndarray, int]:
+def _sample(run, kind: str, results_dir: Path) -> tuple[np.ndarray, int]:
     """A run's kept sample image and its tile size, the run's working size. The
     image must lie inside the results folder (a stored path is data from a file:
     it may not reach anything else) and have the size `colorbench.reporting.samples` gives
@@ -61,39 +61,42 @@ def _sample(run: dict, kind: str, results_dir: Path) -> tuple[np.ndarray, int]:
     from colorbench.reporting.samples import N_DIVERSE
 
     folder = Path(results_dir).resolve()
-    path = (folder / run["samples"][kind]).resolve()
+    stored = getattr(run.samples, kind)
+    path = (folder / stored).resolve()
     if not path.is_relative_to(folder):
-        raise UserError(f"{run['_path']}: its sample image {run['samples'][kind]} lies outside {results_dir}; remove that result or rerun the method")
-    tile, n = run["protocol"]["dataset"]["size"], len(run["samples"]["ids"])
-    rows = 2 if kind == "grid" else run["protocol"].get("diversity_samples")  # truth above sample; k samples
+        raise UserError(f"{run._path}: its sample image {stored} lies outside {results_dir}; remove that result or rerun the method")
+    tile, n = run.protocol.dataset.size, len(run.samples.ids)
+    rows = 2 if kind == "grid" else run.protocol.diversity_samples  # truth above sample; k samples
     if not isinstance(tile, int) or not isinstance(rows, int):
-        raise UserError(f"{run['_path']}: its {kind} sample image cannot be placed (no working size or sample count recorded); rerun the method or remove that result")
+        raise UserError(f"{run._path}: its {kind} sample image cannot be placed (no working size or sample count recorded); rerun the method or remove that result")
     try:
         return load_rgb(path, size=((n if kind == "grid" else min(n, N_DIVERSE)) * tile, rows * tile)), tile
     except UnreadableImage as e:
-        raise UserError(f"{run['_path']}: its sample image {path}: {e}; rerun the method (`colorbench run`) or remove that result") from None
+        raise UserError(f"{run._path}: its sample image {path}: {e}; rerun the method (`colorbench run`) or remove that result") from None
 
 
-def grid(runs: list[dict], results_dir: Path, path: Path, title: str) -> Path | None:
-    """Ground truth, then each method's colourization of the same test images."""
-    runs = [r for r in runs if r.get("samples")]
+def grid(runs: list[tuple], results_dir: Path, path: Path, title: str) -> Path | None:
+    """Ground truth, then each method's colourization of the same test images; ``runs``:
+    (the name to show, its result) pairs."""
+    runs = [(name, r) for name, r in runs if r.samples]
     if not runs:
         return None
-    ids = runs[0]["samples"]["ids"]
+    ids = runs[0][1].samples.ids
     rows, tile = [], None
-    for r in runs:
-        if r["samples"]["ids"] != ids:  # another set of images: it cannot share this grid
+    for name, r in runs:
+        if r.samples.ids != ids:  # another set of images: it cannot share this grid
             continue
         image, tile = _sample(r, "grid", results_dir)
         if not rows:
             rows.append(("ground truth", image[:tile]))
-        rows.append((r["display"], image[tile:]))
+        rows.append((name, image[tile:]))
     return _labelled(rows, tile, title, path)
 
 
-def sample_strips(runs: list[dict], results_dir: Path, path: Path, title: str) -> Path | None:
-    """k samples (rows) of a few test images, side by side for each stochastic method."""
-    strips = [(r["display"], *_sample(r, "diversity", results_dir)) for r in runs if (r.get("samples") or {}).get("diversity")]
+def sample_strips(runs: list[tuple], results_dir: Path, path: Path, title: str) -> Path | None:
+    """k samples (rows) of a few test images, side by side for each stochastic method;
+    ``runs``: (the name to show, its result) pairs."""
+    strips = [(name, *_sample(r, "diversity", results_dir)) for name, r in runs if r.samples and r.samples.diversity]
     if not strips:
         return None
     plt = _matplotlib()

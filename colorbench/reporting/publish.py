@@ -24,10 +24,10 @@ from colorbench.text import printable
 BOARD = Path("leaderboard")
 
 
-def slug(key_run: dict) -> str:
+def slug(key_run) -> str:
     """The figures' name stem; a long one (a deep folder: dataset) is cut, with a hash to keep it unique."""
-    data = key_run["protocol"]["dataset"]
-    text = re.sub(r"[^a-z0-9]+", "-", f"{data['name']}-{data['size']}px".lower()).strip("-")
+    data = key_run.protocol.dataset
+    text = re.sub(r"[^a-z0-9]+", "-", f"{data.name}-{data.size}px".lower()).strip("-")
     return text if len(text) <= 80 else f"{text[:64]}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
@@ -36,16 +36,16 @@ def _shell(text) -> str:
     return shlex.quote(printable(text))
 
 
-def _command(runs: list[dict]) -> str:
+def _command(runs: list) -> str:
     """The command that makes these results, as they were made."""
-    first = runs[0]["protocol"]
-    names = _shell(",".join(r["plugin"]["name"] for r in runs))
-    line = f"colorbench run --plugin {names} --dataset {_shell(first['dataset']['name'])} --profile {_shell(first['profile'])} --seed {first['seed']}"
-    if first["dataset"]["size"] != (32 if first["dataset"]["name"].startswith(("cifar10", "folder")) else 64):
-        line += f" --size {_shell(first['dataset']['size'])}"
-    if first["dataset"]["name"].startswith("cifar10"):
+    first = runs[0].protocol
+    names = _shell(",".join(r.plugin.name for r in runs))
+    line = f"colorbench run --plugin {names} --dataset {_shell(first.dataset.name)} --profile {_shell(first.profile)} --seed {first.seed}"
+    if first.dataset.size != (32 if first.dataset.name.startswith(("cifar10", "folder")) else 64):
+        line += f" --size {_shell(first.dataset.size)}"
+    if first.dataset.name.startswith("cifar10"):
         line += " --data-dir DIR"
-    overrides = {r["plugin"]["name"]: r["protocol"].get("overrides") for r in runs if r["protocol"].get("overrides")}
+    overrides = {r.plugin.name: r.protocol.overrides for r in runs if r.protocol.overrides}
     note = "".join(f"\n# {printable(name)} with " + " ".join(f"--set {_shell(f'{k}={v}')}" for k, v in o.items()) for name, o in overrides.items())
     return line + " --out leaderboard/results" + note
 
@@ -59,8 +59,8 @@ def _cells(table: pd.DataFrame) -> pd.DataFrame:
         "seed / paper": [md(p) for p in table["paper"]],
         "kind": ["hint" if leaderboard.has_hint(h) else "automatic" for h in table["hint"]],
     })
-    for column in ("PSNR ↑", "SSIM ↑", "LPIPS ↓", "CF", "ΔCF ↓"):
-        out[column] = list(shown[column])
+    for title, m in leaderboard.metric_columns(table).items():
+        out[title + leaderboard.arrow(m)] = list(shown[title + leaderboard.arrow(m)])
     out["diversity (LPIPS)"] = [
         "" if v is None or pd.isna(v) else f"{v:.4f}" + (" noise ignored" if ignored is True else "")
         for v, ignored in zip(table["diversity LPIPS"], table["noise ignored"])
@@ -72,11 +72,10 @@ def _cells(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _section(key: str, table: pd.DataFrame, runs: list[dict], results_dir: Path, figures_dir: Path | None) -> str:
-    by_file = {r["_path"]: r for r in runs}
+def _section(key: str, table: pd.DataFrame, runs: list, results_dir: Path, figures_dir: Path | None) -> str:
+    by_file = {r._path: r for r in runs}
     shown = [by_file[f] for f in table["file"]]
-    for r, name in zip(shown, table["method"]):
-        r["display"] = name
+    named = list(zip(table["method"], shown))  # (the name shown, its run): the figures' labels
     name = slug(shown[0])
     hinted = table[[leaderboard.has_hint(h) for h in table["hint"]]]
     automatic = table.drop(hinted.index)
@@ -85,10 +84,11 @@ def _section(key: str, table: pd.DataFrame, runs: list[dict], results_dir: Path,
     if len(hinted):
         parts.append("Given a hint at test time (the ground truth's colour histogram: an oracle), so not comparable with the automatic methods above:\n")
         parts.append(_cells(hinted).to_markdown(index=False) + "\n")
+    lpips = next((title + leaderboard.arrow(m) for title, m in leaderboard.metric_columns(table).items() if m.name == "lpips"), None)
     pictures = [
-        ("grid", any(r.get("samples") for r in shown), figures.grid, "the same test images across methods"),
-        ("samples", any((r.get("samples") or {}).get("diversity") for r in shown), figures.sample_strips, "samples of each stochastic method"),
-        ("speed", table["img/s"].notna().any() and table["LPIPS ↓"].notna().any(), None, "quality against speed"),
+        ("grid", any(r.samples for r in shown), figures.grid, "the same test images across methods"),
+        ("samples", any(r.samples and r.samples.diversity for r in shown), figures.sample_strips, "samples of each stochastic method"),
+        ("speed", lpips is not None and table["img/s"].notna().any() and table[lpips].notna().any(), None, "quality against speed"),
     ]
     for kind, present, draw, caption in pictures:
         if not present:
@@ -96,46 +96,47 @@ def _section(key: str, table: pd.DataFrame, runs: list[dict], results_dir: Path,
         filename = f"{name}-{kind}.png"
         if figures_dir is not None:
             path = Path(figures_dir) / filename
-            title = f"{shown[0]['protocol']['dataset']['name']}: {caption}"
+            title = f"{shown[0].protocol.dataset.name}: {caption}"
             if kind == "speed":
                 rows = [
                     {"display": m, "LPIPS": lp, "img/s": speed, "hint": h}
-                    for m, lp, speed, h in zip(table["method"], table["LPIPS ↓"], table["img/s"], table["hint"])
+                    for m, lp, speed, h in zip(table["method"], table[lpips], table["img/s"], table["hint"])
                 ]
-                figures.quality_vs_speed(rows, path, title + f" ({shown[0]['machine']['device_name']})")
+                figures.quality_vs_speed(rows, path, title + f" ({shown[0].machine.device_name})")
             else:
-                draw(shown, results_dir, path, title)
+                draw(named, results_dir, path, title)
         parts.append(f"![{caption}](figures/{filename})\n")
     return "\n".join(parts)
 
 
-def _protocol(runs: list[dict]) -> str:
+def _protocol(runs: list) -> str:
     def values(get) -> str:
         return ", ".join(sorted({md(get(r)) for r in runs}))
 
     lines = ["## Protocol\n", "Generated from the result files; every number above was made this way.\n"]
-    for r in {r["protocol"]["dataset"]["name"]: r for r in runs}.values():
-        d = r["protocol"]["dataset"]
-        card = d.get("card", {})
+    for r in {r.protocol.dataset.name: r for r in runs}.values():
+        d = r.protocol.dataset
+        card = d.card
+        reason = d.excluded_reason if "excluded_reason" in d.model_fields_set else "none"
         lines.append(
-            f"- **{md(d['name'])}**: {md(card.get('split', ''))}; working size {d['size']}x{d['size']}; "
-            f"{d['count']} test images, {d.get('excluded', 0)} excluded ({md(d.get('excluded_reason', 'none'))}). "
+            f"- **{md(d.name)}**: {md(card.get('split', ''))}; working size {d.size}x{d.size}; "
+            f"{d.count} test images, {d.excluded} excluded ({md(reason)}). "
             + " ".join(f"{md(k.replace('_', ' '))}: {md(v)}." for k, v in card.items() if k in ("preprocessing", "train_crops", "test_crops"))
         )
-    lines.append(f"\nEvaluation: {md(runs[0]['protocol']['evaluation'])}.\n")
+    lines.append(f"\nEvaluation: {md(runs[0].protocol.evaluation)}.\n")
     lines.append("| metric | version | better | colour space | definition |\n|---|---|---|---|---|")
-    for m in runs[0]["protocol"]["metrics"].values():
-        better = {True: "higher", False: "lower", None: "—"}[m["higher_is_better"]]
-        lines.append(f"| {md(m['name'])} | {md(m['version'])} | {better} | {md(m['colour_space'])} | {md(m['description'])} |")
-    ci = runs[0]["protocol"].get("ci95")
+    for m in runs[0].protocol.metrics.values():
+        better = {True: "higher", False: "lower", None: "—"}[m.higher_is_better]
+        lines.append(f"| {md(m.name)} | {md(m.version)} | {better} | {md(m.colour_space)} | {md(m.description)} |")
+    ci = runs[0].protocol.ci95
     if ci:
         lines.append(f"\nIntervals: {md(ci if isinstance(ci, str) else ', '.join(f'{k} {v}' for k, v in ci.items()))}.")
     lines += [
-        f"\n- profiles: {values(lambda r: r['protocol']['profile'])}; seeds: {values(lambda r: r['protocol']['seed'])}; "
-        f"diversity samples per image: {values(lambda r: r['protocol'].get('diversity_samples') or 'n/a')}",
-        f"- colorbench {values(lambda r: r['colorbench_version'])} (commits {values(lambda r: (r.get('git_commit') or 'unknown')[:12])}); "
-        f"Python {values(lambda r: r['machine']['python'])}; torch {values(lambda r: r['machine']['torch'])}",
-        f"- devices: {values(lambda r: r['machine']['device_name'] + ' (' + r['machine']['device'] + ')')}\n",
+        f"\n- profiles: {values(lambda r: r.protocol.profile)}; seeds: {values(lambda r: r.protocol.seed)}; "
+        f"diversity samples per image: {values(lambda r: r.protocol.diversity_samples or 'n/a')}",
+        f"- colorbench {values(lambda r: r.colorbench_version)} (commits {values(lambda r: (r.git_commit or 'unknown')[:12])}); "
+        f"Python {values(lambda r: r.machine.python)}; torch {values(lambda r: r.machine.torch)}",
+        f"- devices: {values(lambda r: r.machine.device_name + ' (' + r.machine.device + ')')}\n",
     ]
     return "\n".join(lines)
 
@@ -157,7 +158,7 @@ def build(board: Path = BOARD, *, figures_dir: Path | None = None, warn=print) -
     ]
     if df.empty:
         return "\n".join(parts + ["No results yet.\n"])
-    scored = [r for r in runs if r.get("_path") in set(df["file"])]
+    scored = [r for r in runs if r._path in set(df["file"])]
     for key, table in leaderboard.tables(df).items():
         parts.append(_section(key, table.assign(file=df.loc[table.index, "file"]), scored, results_dir, figures_dir))
     parts.append(_protocol(scored))

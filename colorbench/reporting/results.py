@@ -18,7 +18,9 @@ from pathlib import Path
 import colorbench
 from colorbench.files import write_atomic
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: each metric's record in ``protocol.metrics`` says its kind, column title,
+digits and valid range (schema-1 files are migrated on read: `migrate`)."""
 DEFAULT_DIR = Path("colorbench-results")
 
 
@@ -52,6 +54,95 @@ def machine_info(device) -> dict:
     }
 
 
+def metric_records() -> dict:
+    """{name: metadata} of every registered metric, as a result's protocol keeps them."""
+    from colorbench import plugins
+
+    return {name: m.record() for name, m in plugins.metrics().items()}
+
+
+# ------------------------------------------------------------------ building a result
+# One function per kind of result builds it; `add_scores` is what both hold of
+# their scoring, so `run` and `score` record it the same way.
+def for_run(
+    *, run_id: str, status: str, commit: str | None, device, plugin: dict, dataset: dict, evaluation: str,
+    diversity_samples: int | None, profile: str, overrides: dict, seed: int, training: dict,
+) -> dict:
+    """A method's run, before it is scored (a diverged one never is)."""
+    from colorbench.scoring import bootstrap
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "status": status,
+        "created": _now(),
+        "colorbench_version": colorbench.__version__,
+        "git_commit": commit,
+        "machine": machine_info(device),
+        "plugin": plugin,
+        "protocol": {
+            "dataset": dataset,
+            "evaluation": evaluation,
+            "metrics": metric_records(),
+            "ci95": bootstrap.describe(),
+            "diversity_samples": diversity_samples,
+            "profile": profile,
+            "overrides": overrides,
+            "seed": seed,
+            "device": str(device),
+        },
+        "training": training,
+        "metrics": {},
+        "checkpoint": None,
+    }
+
+
+def for_score(*, device, dataset: dict, pairing: str, evaluation: str, predictions: Path, scored: dict) -> dict:
+    """`colorbench score`'s result: images scored as they are, no method."""
+    from colorbench.scoring import bootstrap
+
+    result = {
+        "kind": "score",
+        "schema_version": SCHEMA_VERSION,
+        "created": _now(),
+        "colorbench_version": colorbench.__version__,
+        "machine": machine_info(device),
+        "protocol": {
+            "dataset": dataset,
+            "pairing": pairing,
+            "evaluation": evaluation,
+            "metrics": metric_records(),
+            "ci95": bootstrap.describe(),
+            "device": str(device),
+        },
+        "predictions": str(predictions),
+    }
+    return add_scores(result, scored)
+
+
+def add_scores(result: dict, scored: dict) -> dict:
+    """Record what scoring (`evaluate.evaluate`, `folder_scoring.score_folders`) found, in place."""
+    result["protocol"]["dataset"].update(
+        scored=scored["scored"],
+        excluded=scored["excluded"]["count"],
+        excluded_ids=scored["excluded"]["ids"],
+        excluded_reason=scored["excluded"]["reason"],
+    )
+    result.update(
+        metrics=scored["metrics"],
+        ci95=scored["ci95"],
+        left_out_of_mean=scored["left_out_of_mean"],
+        not_computed=scored["not_computed"],
+        evaluation={"seconds": scored["seconds"]},
+        per_image=scored["per_image"],
+    )
+    return result
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
 def new_run_id(plugin: str, dataset: str) -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in dataset.split(":")[0])
@@ -68,12 +159,43 @@ def write(result: dict, out_dir: Path) -> Path:
     return write_atomic(Path(out_dir) / f"{result['run_id']}.json", dumps(result))
 
 
-def read_all(results_dir: Path, warn=lambda message: print(f"warning: {message}", file=sys.stderr)) -> list[dict]:
+class NotAResult(ValueError):
+    """JSON, but not a colorbench result file at all."""
+
+
+def migrate(result: dict) -> dict:
+    """A schema-1 result as schema 2, in place: its metric records gain a kind,
+    title, digits and valid range, from the built-in declarations (the only
+    metrics schema 1 ever held). Values are untouched."""
+    if result.get("schema_version") == 1:
+        from colorbench.scoring.builtin_metrics import BY_NAME
+
+        records = (result.get("protocol") or {}).get("metrics")
+        for name, record in records.items() if isinstance(records, dict) else ():
+            if name in BY_NAME and isinstance(record, dict):
+                record |= {k: v for k, v in BY_NAME[name].record().items() if k not in record}
+        result["schema_version"] = 2
+    return result
+
+
+def parse(data: bytes):
+    """The one reader of result files: a file's bytes -> its result, migrated to the
+    current schema, checked and typed (`schemas.Result`). Raises `NotAResult`, or
+    `schemas.SchemaError` naming the first bad field (strict JSON: `schemas.parse_json`)."""
+    from colorbench.reporting import schemas  # pydantic: only for the commands that read results
+
+    result = schemas.parse_json(data)
+    if not isinstance(result, dict) or "schema_version" not in result or "metrics" not in result:
+        raise NotAResult("not a colorbench result file")
+    return schemas.check_result(migrate(result))
+
+
+def read_all(results_dir: Path, warn=lambda message: print(f"warning: {message}", file=sys.stderr)) -> list:
     """Every valid result file in ``results_dir`` (recursively, checkpoints aside);
     a damaged one is skipped with one warning naming it and its first bad field,
     never fatal. Per-image values are checked, then dropped: nothing that reads a
     folder of results shows them, and they are most of a file's size."""
-    from colorbench.reporting import schemas  # pydantic: only for the commands that read results
+    from colorbench.reporting import schemas
 
     results_dir = Path(results_dir)
     found = []
@@ -84,22 +206,17 @@ def read_all(results_dir: Path, warn=lambda message: print(f"warning: {message}"
             warn(f"skipping {path}: not a regular file")
             continue
         try:
-            result = schemas.parse_json(path.read_bytes())
+            result = parse(path.read_bytes())
         except OSError as e:
             warn(f"skipping {path}: cannot be read ({e.strerror or e})")
             continue
-        except schemas.SchemaError as e:
-            warn(f"skipping {path}: not a readable result file ({e})")
+        except NotAResult as e:
+            warn(f"skipping {path}: {e}")
             continue
-        if not isinstance(result, dict) or "schema_version" not in result or "metrics" not in result:
-            warn(f"skipping {path}: not a colorbench result file")
-            continue
-        try:
-            schemas.check_result(result)
         except schemas.SchemaError as e:
             warn(f"skipping {path}: not a valid result file ({e})")
             continue
-        result.pop("per_image", None)
-        result["_path"] = str(path)
+        result.per_image = None
+        result._path = str(path)
         found.append(result)
     return found

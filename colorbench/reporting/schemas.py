@@ -4,8 +4,9 @@ Result files (what `run` and `score --out` write) and a checkpoint's config JSON
 are validated against these pydantic models, so a damaged or hand-edited file is
 one line naming it and its first bad field, never a traceback deep in pandas or
 torch. The models describe the fields colorbench reads; anything else a file
-carries is allowed. Validation only checks: readers keep the parsed JSON as it
-is, so no number changes on the way.
+carries is allowed, and kept. Readers read a result through its model's
+attributes; validation changes no number on the way (an integer stored where a
+float goes is read as that float).
 
 `parse_json` is the one JSON parser for these files: stricter than `json.loads`
 where a lenient reading would hide damage (a repeated key, a bare NaN).
@@ -20,7 +21,7 @@ from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator,
+    AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator,
 )
 
 from colorbench.reporting.results import SCHEMA_VERSION
@@ -92,23 +93,29 @@ def _working_size(size: int) -> int:
 
 
 # ------------------------------------------------------------------ result files
-# What each metric can give on 8-bit images: a value outside is no score colorbench
-# made (an SSIM of 7, a PSNR of 1e308), and sums, differences and roundings of the
-# values inside never overflow.
-METRIC_RANGES = {
-    "psnr": (0.0, 400.0),  # MSE <= 255^2; identical images (+inf) are stored as null
-    "ssim": (-1.0 - 1e-9, 1.0 + 1e-9),  # rounding may take it a hair past +-1
-    "lpips": (0.0, 100.0),  # non-negative weights on unit-feature distances: a few at most
-    **dict.fromkeys(  # Hasler & Suesstrunk of 8-bit RGB: at most about 469
-        ["colourfulness", "colourfulness_gt", "delta_colourfulness", "mean_abs_delta_colourfulness"], (0.0, 500.0)
-    ),
-    **dict.fromkeys(["diversity_lpips", "diversity_ab_std"], (0.0, 1000.0)),
-}
-OTHER_METRIC_RANGE = (-1e9, 1e9)  # one colorbench does not know: far from overflowing
+# What each metric can give: a value outside is no score colorbench made (an SSIM
+# of 7, a PSNR of 1e308), and sums, differences and roundings of the values inside
+# never overflow. A built-in metric's range is its declaration's
+# (`colorbench.scoring.builtin_metrics`), whatever a file says; another metric's
+# is the one its file records, within OTHER_METRIC_RANGE.
+OTHER_METRIC_RANGE = (-1e9, 1e9)
+DIVERSITY_RANGE = (0.0, 1000.0)  # per-image diversity_lpips, diversity_ab_std
 
 
-def _check_range(name: str, value: float | None, where: str) -> None:
-    low, high = METRIC_RANGES.get(name, OTHER_METRIC_RANGE)
+def value_range(name: str, record: MetricSpec | None) -> tuple[float, float]:
+    """The values ``name`` can take, as the result recording it as ``record`` says."""
+    from colorbench.scoring.builtin_metrics import BY_NAME
+
+    if name in BY_NAME:
+        return BY_NAME[name].valid_range
+    if record is None:
+        return DIVERSITY_RANGE if name.startswith("diversity_") else OTHER_METRIC_RANGE
+    low, high = record.valid_range
+    return max(low, OTHER_METRIC_RANGE[0]), min(high, OTHER_METRIC_RANGE[1])
+
+
+def _check_range(name: str, value: float | None, where: str, record: MetricSpec | None) -> None:
+    low, high = value_range(name, record)
     if value is not None and not low <= value <= high:
         raise ValueError(f"{where}: {value} is outside what {name} can be ({low:g} to {high:g})")
 
@@ -119,6 +126,17 @@ class MetricSpec(_Record):
     higher_is_better: bool | None
     colour_space: str
     description: str
+    kind: Literal["per_image", "set"]
+    title: str | None
+    digits: Annotated[int, Field(ge=0, le=12)]
+    narrow_table: bool
+    valid_range: Interval
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MetricSpec:
+        if not self.valid_range[0] < self.valid_range[1]:
+            raise ValueError(f"valid_range {self.valid_range} is not (low, high) with low < high")
+        return self
 
 
 class Dataset(_Record):
@@ -217,12 +235,13 @@ class PerImage(_Record):
         for name, values in (self.__pydantic_extra__ or {}).items():
             if len(values) != len(self.id):
                 raise ValueError(f"{name} has {len(values)} values for {len(self.id)} images")
-            for i, value in enumerate(values):
-                _check_range(name, value, f"{name}.{i}")
         return self
 
 
 class _Result(_Record):
+    """A result file, typed: what every reader of results reads (`colorbench.reporting.results.parse`)."""
+
+    _path: str = PrivateAttr("")  # the file it was read from
     schema_version: Literal[SCHEMA_VERSION]
     created: str
     colorbench_version: str
@@ -230,17 +249,22 @@ class _Result(_Record):
     metrics: dict[str, float | None]
     ci95: dict[str, Interval | None] = {}
     per_image: PerImage | None = None
+    protocol: _Protocol
 
     @model_validator(mode="after")
     def _possible_values(self) -> _Result:
+        records = self.protocol.metrics
         for name, value in self.metrics.items():
-            _check_range(name, value, f"metrics.{name}")
+            _check_range(name, value, f"metrics.{name}", records.get(name))
         for name, interval in self.ci95.items():
             if interval is not None:
                 for i, value in enumerate(interval):
-                    _check_range(name, value, f"ci95.{name}.{i}")
+                    _check_range(name, value, f"ci95.{name}.{i}", records.get(name))
                 if interval[0] > interval[1]:
                     raise ValueError(f"ci95.{name}: its lower end {interval[0]} is above its upper end {interval[1]}")
+        for name, values in (self.per_image.__pydantic_extra__ or {}).items() if self.per_image else ():
+            for i, value in enumerate(values):
+                _check_range(name, value, f"per_image.{name}.{i}", records.get(name))
         return self
 
 
@@ -271,13 +295,16 @@ class ScoreResult(_Result):
     protocol: ScoreProtocol
 
 
-def check_result(result: dict) -> None:
-    """Raise `SchemaError` unless ``result`` (parsed JSON) is a result file."""
+Result = ScoredRun | DivergedRun | ScoreResult
+
+
+def check_result(result: dict) -> Result:
+    """``result`` (parsed JSON) as the result it is; `SchemaError` naming its first bad field if it is none."""
     if result.get("kind") == "score":
         model = ScoreResult
     else:
         model = DivergedRun if result.get("status") == "diverged" else ScoredRun
-    _check(model, result)
+    return _check(model, result)
 
 
 # ------------------------------------------------------------------ checkpoints
@@ -332,8 +359,8 @@ def _present(loc: tuple, data: object) -> list:
     return path
 
 
-def _check(model: type[BaseModel], data: dict) -> None:
+def _check(model: type[BaseModel], data: dict) -> BaseModel:
     try:
-        model.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         raise SchemaError(_first_problem(e, data)) from None

@@ -8,6 +8,10 @@ Result files from before LPIPS, intervals, diversity and speed were recorded
 still load: what they lack is blank, and (their metric set differing) they sit
 in a table of their own. ``colorbench score`` outputs are not runs of a method
 and are left out.
+
+The metric columns are those the results record, with the title, digits and
+direction each result's metric record gives (`colorbench.scoring.registry`):
+a table needs no list of metrics, and no plugin installed to be drawn.
 """
 
 from __future__ import annotations
@@ -18,71 +22,81 @@ import re
 
 import pandas as pd
 
-from colorbench.scoring.metrics import METRICS
 from colorbench.text import printable
 
-COLUMNS = {  # result metric -> column title
-    "psnr": "PSNR",
-    "ssim": "SSIM",
-    "lpips": "LPIPS",
-    "colourfulness": "CF",
-    "delta_colourfulness": "ΔCF",
-}
-DIGITS = {"PSNR": 2, "SSIM": 4, "LPIPS": 4, "CF": 2, "ΔCF": 2, "train s": 1, "diversity LPIPS": 4, "img/s": 1, "GFLOPs/img": 3}
+DIGITS = {"train s": 1, "diversity LPIPS": 4, "img/s": 1, "GFLOPs/img": 3}  # the other columns' digits: their metric's
+METRICS = "metric columns"  # a row's {title: metric record}, for the table it lands in
 
 
-def protocol_key(result: dict) -> str:
+def _shown(result) -> dict:
+    """{column title: metric record} of the metrics a result records that have a column."""
+    return {m.title: m for m in result.protocol.metrics.values() if m.title}
+
+
+def metric_columns(table: pd.DataFrame) -> dict:
+    """{title: metric record} of a table's metric columns, in the order its results record them."""
+    found: dict = {}
+    for shown in table[METRICS]:
+        for title, record in shown.items():
+            found.setdefault(title, record)
+    return found
+
+
+def arrow(record) -> str:
+    return {True: " ↑", False: " ↓", None: ""}[record.higher_is_better]
+
+
+def protocol_key(result) -> str:
     """A readable name for how a result was scored; equal keys share a table."""
-    data = result["protocol"]["dataset"]
-    recorded = result["protocol"]["metrics"]
-    versions = ",".join(f"{m}:v{recorded[m]['version']}" for m in COLUMNS if m in recorded)
+    data = result.protocol.dataset
+    versions = ",".join(f"{m.name}:v{m.version}" for m in _shown(result).values())
     return (
-        f"{data['name']} · {data['split']} · {data['size']}x{data['size']} px · "
-        f"{data['scored']} test images ({data['excluded']} excluded) · metrics {versions}"
+        f"{data.name} · {data.split} · {data.size}x{data.size} px · "
+        f"{data.scored} test images ({data.excluded} excluded) · metrics {versions}"
     )
 
 
-def _diversity(r: dict) -> tuple[float | None, bool | None]:
-    d = r.get("diversity") or {}
-    if not d.get("applicable"):
+def _diversity(r) -> tuple[float | None, bool | None]:
+    if r.diversity is None or not r.diversity.applicable:
         return None, None
-    return d.get("lpips"), d.get("noise_ignored")
+    return r.diversity.lpips, r.diversity.noise_ignored
 
 
-def _speed(r: dict) -> tuple[float | None, float | None]:
-    s = r.get("speed") or {}
-    flops = s.get("flops_per_image")
-    return (s.get("inference") or {}).get("images_per_s"), (flops / 1e9 if flops is not None else None)
+def _speed(r) -> tuple[float | None, float | None]:
+    flops = r.speed.flops_per_image if r.speed else None
+    images_per_s = r.speed.inference.images_per_s if r.speed and r.speed.inference else None
+    return images_per_s, (flops / 1e9 if flops is not None else None)
 
 
-def frame(results: list[dict]) -> pd.DataFrame:
+def frame(results: list) -> pd.DataFrame:
+    """One row per method's scored run (`schemas.ScoredRun`); `score` outputs and diverged runs have none."""
+    from colorbench.reporting.schemas import ScoredRun
+
     rows = []
     for r in results:
-        if r.get("kind") == "score":  # a `colorbench score` output, not a method's run
-            continue
-        if r.get("status", "ok") != "ok":  # diverged: it has no scores to show
+        if not isinstance(r, ScoredRun) or r.status != "ok":  # a `score` output, or diverged: no method's scores
             continue
         images_per_s, gflops = _speed(r)
         spread, ignored = _diversity(r)
-        ci = r.get("ci95") or {}
         rows.append({
             "protocol": protocol_key(r),
-            "method": r["plugin"]["name"],
-            "hint": r["plugin"].get("hint"),
-            "paper": r["plugin"]["paper"],
-            "profile": r["protocol"]["profile"],
-            **{title: r["metrics"].get(m) for m, title in COLUMNS.items()},
-            **{f"{title} ci95": ci.get(m) for m, title in COLUMNS.items()},
+            "method": r.plugin.name,
+            "hint": r.plugin.hint,
+            "paper": r.plugin.paper,
+            "profile": r.protocol.profile,
+            **{title: r.metrics.get(m.name) for title, m in _shown(r).items()},
+            **{f"{title} ci95": r.ci95.get(m.name) for title, m in _shown(r).items()},
+            METRICS: _shown(r),
             "diversity LPIPS": spread,
             "noise ignored": ignored,
-            "params": r["plugin"]["parameters"],
-            "train s": r["training"]["seconds"],
+            "params": r.plugin.parameters,
+            "train s": r.training.seconds,
             "img/s": images_per_s,
             "GFLOPs/img": gflops,
-            "device": r["machine"]["device_name"],
-            "seed": r["protocol"]["seed"],
-            "created": r["created"],
-            "file": r.get("_path", ""),
+            "device": r.machine.device_name,
+            "seed": r.protocol.seed,
+            "created": r.created,
+            "file": r._path,
         })
     df = pd.DataFrame(rows)
     if df.empty:
@@ -91,12 +105,6 @@ def frame(results: list[dict]) -> pd.DataFrame:
     # gray first: every other row is read against it
     order = latest.assign(_gray=latest["method"] != "gray").sort_values(["protocol", "_gray", "PSNR"], ascending=[True, True, False])
     return order.drop(columns="_gray").reset_index(drop=True)
-
-
-def arrow(column: str) -> str:
-    metric = next(m for m, t in COLUMNS.items() if t == column)
-    better = METRICS[metric].higher_is_better
-    return {True: " ↑", False: " ↓", None: ""}[better]
 
 
 def has_hint(hint) -> bool:
@@ -116,21 +124,30 @@ def tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     shown = {}
     if df.empty:  # no rows: not even a protocol column to group by
         return shown
+    everywhere = metric_columns(df)
     for key, group in df.groupby("protocol", sort=True):
-        t = group.drop(columns=["protocol", "file", "created"]).round({k: v for k, v in DIGITS.items() if k in group})
+        columns = metric_columns(group)
+        digits = DIGITS | {title: m.digits for title, m in columns.items()}
+        others = [c for title in everywhere if title not in columns for c in (title, f"{title} ci95")]  # other tables' metrics
+        t = group.drop(columns=["protocol", "file", "created", *others]).round({k: v for k, v in digits.items() if k in group})
         t = t.assign(method=[display_name(m, h) for m, h in zip(t["method"], t["hint"])])
-        shown[key] = t.rename(columns={c: c + arrow(c) for c in COLUMNS.values()})
+        shown[key] = t.rename(columns={title: title + arrow(m) for title, m in columns.items()})
     return shown
 
 
-TERMINAL_COLUMNS = ["method", "profile", "PSNR ↑", "SSIM ↑", "LPIPS ↓", "ΔCF ↓", "params", "train s"]
-"""What fits an 80-column terminal (even with a 21-character "name (hint)");
-markdown and JSON carry every column, CF and the intervals too."""
+def terminal_columns(table: pd.DataFrame) -> list[str]:
+    """What fits an 80-column terminal (even with a 21-character "name (hint)"):
+    the metrics marked for it; markdown and JSON carry every column, the intervals too."""
+    narrow = [title + arrow(m) for title, m in metric_columns(table).items() if m.narrow_table]
+    return ["method", "profile", *narrow, "params", "train s"]
 
-MARKDOWN_COLUMNS = [
-    "method", "profile", "PSNR ↑", "SSIM ↑", "LPIPS ↓", "CF", "ΔCF ↓",
-    "diversity LPIPS", "noise ignored", "params", "train s", "img/s", "GFLOPs/img", "hint", "device", "seed",
-]
+
+def markdown_columns(table: pd.DataFrame) -> list[str]:
+    metrics = [title + arrow(m) for title, m in metric_columns(table).items()]
+    return [
+        "method", "profile", *metrics,
+        "diversity LPIPS", "noise ignored", "params", "train s", "img/s", "GFLOPs/img", "hint", "device", "seed",
+    ]
 
 
 # Characters that can turn text into markdown or HTML (emphasis, code, links, table
@@ -156,11 +173,9 @@ def _with_interval(value, ci, digits: int) -> str:
 def markdown_table(table: pd.DataFrame) -> pd.DataFrame:
     """Metric cells as "value ± half-width of the 95% interval"."""
     t = table.copy()
-    for metric, title in COLUMNS.items():
-        t[title + arrow(title)] = [
-            _with_interval(v, ci, DIGITS[title]) for v, ci in zip(t[title + arrow(title)], t[f"{title} ci95"])
-        ]
-    t = t[[c for c in MARKDOWN_COLUMNS if c in t]].astype(object)
+    for title, m in metric_columns(table).items():
+        t[title + arrow(m)] = [_with_interval(v, ci, m.digits) for v, ci in zip(t[title + arrow(m)], t[f"{title} ci95"])]
+    t = t[[c for c in markdown_columns(table) if c in t]].astype(object)
     t = t.where(t.notna(), "")  # not applicable or not recorded: an empty cell, not "nan"
     for column in t:  # text from result files (plugins, machines, hand edits) is data, never markdown
         t[column] = [md(v) if isinstance(v, str) else v for v in t[column]]
@@ -182,7 +197,7 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 def to_json(df: pd.DataFrame) -> dict:
     groups = [
-        {"protocol": key, "rows": json.loads(group.drop(columns="protocol").to_json(orient="records"))}
+        {"protocol": key, "rows": json.loads(group.drop(columns=["protocol", METRICS]).to_json(orient="records"))}
         for key, group in df.groupby("protocol", sort=True)
     ] if not df.empty else []
     return {"groups": groups}

@@ -6,7 +6,8 @@ are compared as 8-bit sRGB. Ground-truth images with no chroma at all (R = G = B
 everywhere) are left out and counted: against a zero-chroma output their PSNR
 is infinite.
 
-Every metric is computed in batches on the method's device; the means come with
+Every registered metric is computed in batches on the method's device by the
+scoring core `score` shares (`colorbench.scoring.scorer`); the means come with
 bootstrap 95% intervals over images (`colorbench.scoring.bootstrap`). A stochastic
 method is scored on its first sample (the same one ``n_samples=1`` gives) and
 k samples per image measure its diversity (`colorbench.scoring.diversity`).
@@ -14,18 +15,17 @@ k samples per image measure its diversity (`colorbench.scoring.diversity`).
 
 from __future__ import annotations
 
-import math
 import time
 
 import torch
 from torch.utils.data import DataLoader
 
-from colorbench.scoring import bootstrap, diversity, lpips_metric, metrics
+from colorbench.scoring import bootstrap, diversity, metrics
+from colorbench.scoring.scorer import Scorer
 from colorbench.methods.colorizer import Colorizer
 from colorbench.lab import normalized_lightness, normalized_to_rgb, rgb_to_normalized
 
 GRAY_REASON = "ground truth has no chroma (R = G = B)"
-IDENTICAL_REASON = "prediction identical to the ground truth: PSNR is +inf, left out of the PSNR mean"
 BATCH_SIZE = 64  # test images per step; on a CPU, small enough for the metrics to work in cache
 SAMPLE_BYTES = 96
 """Memory one sample of one test pixel takes while diversity is measured (ab in
@@ -48,37 +48,6 @@ def grayscale_ids(test_set, *, batch_size: int = BATCH_SIZE) -> list[str]:
     return gray
 
 
-def lpips_possible(height: int, width: int) -> bool:
-    from colorbench.scoring.lpips_metric import MIN_SIZE
-
-    return min(height, width) >= MIN_SIZE
-
-
-def summarize_scores(per_image: dict[str, list], *, seed: int = bootstrap.SEED) -> dict:
-    """Per-image values (PSNR inf/None for identical images) -> the result's
-    ``metrics`` (means), ``ci95`` ({name: [low, high]}) and what was left out of a mean.
-
-    ``per_image`` is modified in place: infinities become None, for JSON."""
-    ids = per_image["id"]
-    identical = [i for i, v in zip(ids, per_image["psnr"]) if v is None or not math.isfinite(v)]
-    for name in metrics.PER_IMAGE:
-        if name in per_image:
-            per_image[name] = metrics.finite_or_none(per_image[name])
-    means = metrics.summarize(per_image)
-    columns = {name: per_image[name] for name in metrics.PER_IMAGE if name in per_image}
-    ci = bootstrap.intervals(
-        columns,
-        {"delta_colourfulness": lambda m: abs(m["colourfulness"] - m["colourfulness_gt"])},
-        seed=seed,
-    )
-    left_out = {}
-    if identical:
-        left_out["psnr"] = {"count": len(identical), "ids": identical, "reason": IDENTICAL_REASON}
-    if "lpips" not in per_image:
-        means["lpips"], ci["lpips"] = None, None
-    return {"metrics": means, "ci95": {name: ci.get(name) for name in means}, "left_out_of_mean": left_out}
-
-
 @torch.no_grad()
 def evaluate(
     colorizer: Colorizer, test_set, *, seed: int = 0, batch_size: int = BATCH_SIZE, n_samples: int = 8
@@ -88,10 +57,9 @@ def evaluate(
     ``n_samples`` (k) is the number of samples per image for a stochastic
     method's diversity; the metrics use the first sample."""
     device = colorizer.device
-    per_image: dict[str, list] = {"id": []}
+    scorer = Scorer(device)
     spread: dict[str, list] = {}
     excluded: list[str] = []
-    no_lpips_reason = lpips_metric.unavailable(device)  # offline without weights: scored without LPIPS
     k = n_samples if colorizer.stochastic and n_samples >= 2 else 1
     start = time.perf_counter()
     for i, (rgb, ids) in enumerate(DataLoader(test_set, batch_size=batch_size)):
@@ -101,29 +69,24 @@ def evaluate(
         gt = gt[~gray.to(device)]
         if not len(gt):
             continue
-        with_lpips = lpips_possible(*gt.shape[-2:]) and no_lpips_reason is None
-        if not with_lpips and no_lpips_reason is None:
-            no_lpips_reason = f"test images of {tuple(gt.shape[-2:])} pixels: LPIPS (AlexNet) needs at least 31x31"
         # a hint-based method is handed the ground truth itself: an oracle hint
         L, reference = rgb_to_normalized(gt) if colorizer.hint else (normalized_lightness(gt), None)
         samples = colorizer.colorize(L, n_samples=k, seed=seed + i, reference=reference)
         pred = metrics.to_uint8(normalized_to_rgb(L, samples[0]))
-        per_image["id"] += [image_id for image_id, g in zip(ids, gray) if not g]
-        for name, values in metrics.score(gt, pred, with_lpips=with_lpips).items():
-            per_image.setdefault(name, []).extend(values.tolist())
+        scorer.add(gt, pred, [image_id for image_id, g in zip(ids, gray) if not g])
         if k >= 2:
-            for name, values in diversity.per_image(L, samples, with_lpips=with_lpips).items():
+            for name, values in diversity.per_image(L, samples, with_lpips=scorer.computes("lpips")).items():
                 spread.setdefault(name, []).extend(values.tolist())
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    if not per_image["id"]:
+    if not scorer.ids:
         from colorbench.errors import UserError
 
         raise UserError("every test image is grayscale (R = G = B): nothing to score colourization on")
-    if no_lpips_reason:  # never a mean over only some of the images
-        per_image.pop("lpips", None)
+    scores = scorer.finish(seed=bootstrap.SEED)
+    if "lpips" in scores.not_computed:  # never a mean over only some of the images
         spread.pop("lpips", None)
-    summary = summarize_scores(per_image, seed=bootstrap.SEED)
+    per_image = scores.per_image
     if not colorizer.stochastic:
         diverse = diversity.not_applicable("deterministic method: every sample is the same prediction")
     elif k < 2:
@@ -133,10 +96,12 @@ def evaluate(
         per_image |= {f"diversity_{name}": values for name, values in spread.items()}
     seconds = time.perf_counter() - start
     return {
-        **summary,
+        "metrics": scores.metrics,
+        "ci95": scores.ci95,
+        "left_out_of_mean": scores.left_out_of_mean,
         "per_image": per_image,
         "diversity": diverse,
-        "not_computed": {"lpips": no_lpips_reason} if no_lpips_reason else {},
+        "not_computed": scores.not_computed,
         "scored": len(per_image["id"]),
         "excluded": {"count": len(excluded), "ids": excluded, "reason": GRAY_REASON},
         "seconds": round(seconds, 3),

@@ -14,7 +14,8 @@ Everything is checked before anything is scored: a missing or extra file, two
 files that pair to the same name, an unreadable image or folder, a size
 mismatch or an image too small for SSIM (7 px) is listed, and nothing is
 scored. Images are scored at their own size (no resizing), batched by size on
-the device; an image larger than a batch is scored in tiles
+the device, by the scoring core `run` shares (`colorbench.scoring.scorer`); an
+image larger than a batch is scored in tiles
 (`colorbench.scoring.tiled_scoring`), to the same numbers. Checking keeps sizes, not
 pixels, and scoring reads a batch at a time, so memory is bounded by the
 largest image or batch, never by how many images there are.
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from colorbench.scoring import metrics, tiled_scoring
+from colorbench.scoring import metrics
 from colorbench.data.datasets import IMAGE_SUFFIXES, image_files
 from colorbench.errors import UsageError, UserError
 
@@ -170,8 +171,9 @@ def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device, strict:
     """Check, then score; raises `ScoreProblems` (nothing scored) if anything is
     wrong, and with ``strict`` a `UserError` if any image would be left out
     (grayscale ground truth). An image over ``max_pixels`` is scored in tiles."""
-    from colorbench.scoring import bootstrap, lpips_metric
-    from colorbench.scoring.evaluate import GRAY_REASON, summarize_scores
+    from colorbench.scoring import bootstrap
+    from colorbench.scoring.evaluate import GRAY_REASON
+    from colorbench.scoring.scorer import Scorer
 
     start = time.perf_counter()
     problems = Problems()
@@ -188,14 +190,8 @@ def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device, strict:
             f"--strict: {len(left_out)} ground-truth image(s) would not be scored ({GRAY_REASON}): "
             + ", ".join(left_out[:5]) + (" ..." if len(left_out) > 5 else "")
         )
-    too_small = [item.id for item in loaded if min(item.shape) < lpips_metric.MIN_SIZE and not item.gray]
-    no_lpips = lpips_metric.unavailable(device) or (
-        f"{len(too_small)} image(s) under {lpips_metric.MIN_SIZE} px on the shorter side, which LPIPS (AlexNet) needs: "
-        + ", ".join(too_small[:5]) + (" ..." if len(too_small) > 5 else "")
-        if too_small else None
-    )
-    with_lpips = no_lpips is None
-    values: dict[int, dict[str, float]] = {}
+    colour = [item for item in loaded if not item.gray]
+    scorer = Scorer(device, sizes={item.id: item.shape for item in colour})
     for indices, tiled in _batches(loaded, max_pixels):
         keep = [i for i in indices if not loaded[i].gray]  # the batch as scored: its colour images
         if not keep:
@@ -204,30 +200,22 @@ def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device, strict:
         gt = torch.from_numpy(np.stack([p[0] for p in images])).permute(0, 3, 1, 2).to(device)
         pred = torch.from_numpy(np.stack([p[1] for p in images])).permute(0, 3, 1, 2).to(device)
         del images
-        if tiled:  # one image
-            scores = tiled_scoring.score(gt, pred, with_lpips=with_lpips, max_pixels=max_pixels)
-        else:
-            scores = metrics.score(gt, pred, with_lpips=with_lpips)
-        for name, v in scores.items():
-            for i, x in zip(keep, v.tolist()):
-                values.setdefault(i, {})[name] = x
+        scorer.add(gt, pred, [loaded[i].id for i in keep], tiles_of=max_pixels if tiled else None)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    order = sorted(values)  # the pairs' order: by ground-truth path
-    names = [n for n in metrics.PER_IMAGE if n in values[order[0]]]
-    per_image = {"id": [loaded[i].id for i in order], **{n: [values[i][n] for i in order] for n in names}}
-    summary = summarize_scores(per_image, seed=bootstrap.SEED)
+    scores = scorer.finish(order=[item.id for item in colour], seed=bootstrap.SEED)  # the pairs' order: by ground-truth path
     sizes = sorted({f"{item.shape[1]}x{item.shape[0]}" for item in loaded})
-    not_computed = {"lpips": no_lpips} if no_lpips else {}
     return {
         "gt_dir": str(gt_dir),
         "pred_dir": str(pred_dir),
         "count": len(loaded),
-        "scored": len(per_image["id"]),
+        "scored": len(scores.per_image["id"]),
         "excluded": {"count": len(left_out), "ids": sorted(left_out), "reason": GRAY_REASON},
         "sizes": sizes,
-        **summary,
-        "not_computed": not_computed,
-        "per_image": per_image,
+        "metrics": scores.metrics,
+        "ci95": scores.ci95,
+        "left_out_of_mean": scores.left_out_of_mean,
+        "not_computed": scores.not_computed,
+        "per_image": scores.per_image,
         "seconds": round(time.perf_counter() - start, 3),
     }

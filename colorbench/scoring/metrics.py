@@ -10,121 +10,19 @@ LPIPS (`colorbench.scoring.lpips_metric`) runs on the same device, batched, with
 network built once per process.
 
 Identical images have an infinite PSNR (as skimage gives): such an image is
-left out of the PSNR mean and counted (`summarize`), so no infinity ever
-reaches a result file; its per-image value is stored as null.
-"""
+left out of the PSNR mean and counted (`colorbench.scoring.scorer`), so no
+infinity ever reaches a result file; its per-image value is stored as null.
 
-import math
-from dataclasses import asdict, dataclass
+What each metric means (version, direction, definition) is declared in
+`colorbench.scoring.builtin_metrics`, registered like a plugin's metrics.
+"""
 
 import torch
 from torch import Tensor
 
-__all__ = [
-    "Metric",
-    "METRICS",
-    "protocol",
-    "to_uint8",
-    "psnr",
-    "ssim",
-    "colourfulness",
-    "lpips",
-    "score",
-    "PER_IMAGE",
-    "summarize",
-]
+__all__ = ["to_uint8", "psnr", "ssim", "colourfulness", "lpips"]
 
 SSIM_WIN = 7  # skimage's default window: uniform 7x7, sample covariance
-_RGB_8BIT = "sRGB, 8-bit, 3 channels"
-
-
-def _lpips_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("lpips")
-    except Exception:  # not installed: LPIPS cannot be computed either
-        return "not installed"
-
-
-@dataclass(frozen=True)
-class Metric:
-    """What a number in a result file means, so results stay comparable."""
-
-    name: str
-    version: str  # bump when a change moves numbers
-    higher_is_better: bool | None  # None when neither direction is better
-    colour_space: str
-    description: str
-
-
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in [
-        Metric(
-            name="psnr",
-            version="1",
-            higher_is_better=True,
-            colour_space=_RGB_8BIT,
-            description="PSNR (dB) per image in RGB, data range 255, then mean; "
-            "skimage.metrics.peak_signal_noise_ratio",
-        ),
-        Metric(
-            name="ssim",
-            version="1",
-            higher_is_better=True,
-            colour_space=_RGB_8BIT,
-            description="SSIM per image (7x7 uniform window, K1=0.01, K2=0.03, sample "
-            "covariance, mean over channels), then mean; skimage.metrics.structural_similarity",
-        ),
-        Metric(
-            name="lpips",
-            version="1",
-            higher_is_better=False,
-            colour_space="sRGB 8-bit, scaled to [-1, 1]",
-            description="LPIPS v0.1, AlexNet backbone (ImageNet features, the package's "
-            f"linear layers; lpips package {_lpips_version()}) per image, then mean; images "
-            "of at least 31x31 pixels",
-        ),
-        Metric(
-            name="colourfulness",
-            version="1",
-            higher_is_better=None,
-            colour_space=_RGB_8BIT,
-            description="Hasler & Suesstrunk (2003) colourfulness of the prediction "
-            "per image, then mean",
-        ),
-        Metric(
-            name="colourfulness_gt",
-            version="1",
-            higher_is_better=None,
-            colour_space=_RGB_8BIT,
-            description="Hasler & Suesstrunk (2003) colourfulness of the ground truth "
-            "per image, then mean",
-        ),
-        Metric(
-            name="delta_colourfulness",
-            version="1",
-            higher_is_better=False,
-            colour_space=_RGB_8BIT,
-            description="|mean colourfulness(pred) - mean colourfulness(gt)| over the "
-            "dataset; from the means, not per image",
-        ),
-        Metric(
-            name="mean_abs_delta_colourfulness",
-            version="1",
-            higher_is_better=False,
-            colour_space=_RGB_8BIT,
-            description="|colourfulness(pred) - colourfulness(gt)| per image, then mean "
-            "(not the same as delta_colourfulness, which compares the dataset means)",
-        ),
-    ]
-}
-
-
-def protocol() -> dict:
-    """{name: metric metadata} for result files."""
-    return {name: asdict(m) for name, m in METRICS.items()}
 
 
 def to_uint8(rgb: Tensor) -> Tensor:
@@ -259,50 +157,3 @@ def lpips(gt_u8: Tensor, pred_u8: Tensor) -> Tensor:
 
     _pair(gt_u8, pred_u8)
     return lpips_metric.lpips(gt_u8, pred_u8)
-
-
-def score(gt_u8: Tensor, pred_u8: Tensor, *, with_lpips: bool | None = None) -> dict[str, Tensor]:
-    """Per-image metrics (each (B,)) for a batch; `PER_IMAGE` names them.
-
-    `delta_colourfulness` is missing on purpose: it compares dataset means,
-    |mean CF(pred) - mean CF(gt)|, so the caller computes it after averaging.
-    LPIPS is left out with ``with_lpips=False``, and by default (None) for images
-    under 31 pixels, which AlexNet cannot take.
-    """
-    from colorbench.scoring.lpips_metric import MIN_SIZE
-
-    if with_lpips is None:
-        with_lpips = min(gt_u8.shape[-2:]) >= MIN_SIZE
-    cf_pred, cf_gt = colourfulness(pred_u8), colourfulness(gt_u8)
-    scores = {"psnr": psnr(gt_u8, pred_u8), "ssim": ssim(gt_u8, pred_u8)}
-    if with_lpips:
-        scores["lpips"] = lpips(gt_u8, pred_u8)
-    scores |= {
-        "colourfulness": cf_pred,
-        "colourfulness_gt": cf_gt,
-        "mean_abs_delta_colourfulness": (cf_pred - cf_gt).abs(),
-    }
-    return scores
-
-
-PER_IMAGE = ("psnr", "ssim", "lpips", "colourfulness", "colourfulness_gt", "mean_abs_delta_colourfulness")
-"""The metrics `score` gives per image (their means are the result's values);
-`delta_colourfulness` is computed from the means."""
-
-
-def finite_or_none(values) -> list[float | None]:
-    """Per-image values for JSON: +-inf and NaN become null (never "Infinity")."""
-    return [float(v) if math.isfinite(v) else None for v in values]
-
-
-def summarize(per_image: dict[str, list]) -> dict[str, float | None]:
-    """Means of the per-image values (None/inf left out: PSNR of an identical
-    image), plus |mean CF(pred) - mean CF(gt)|. A metric with no values is None."""
-    means: dict[str, float | None] = {}
-    for name in PER_IMAGE:
-        if name not in per_image:
-            continue
-        finite = [v for v in per_image[name] if v is not None and math.isfinite(v)]
-        means[name] = math.fsum(finite) / len(finite) if finite else None
-    means["delta_colourfulness"] = abs(means["colourfulness"] - means["colourfulness_gt"])
-    return means

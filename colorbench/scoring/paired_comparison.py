@@ -20,45 +20,43 @@ from pathlib import Path
 import numpy as np
 
 from colorbench.reporting import schemas
-from colorbench.scoring import bootstrap, metrics
+from colorbench.scoring import bootstrap
 from colorbench.errors import UserError
 
 DIRECTION = "B - A"
 
 
-def read(path: Path) -> dict:
+def read(path: Path):
+    """A result file with per-image values (`colorbench.reporting.schemas.Result`), or a `UserError` saying why not."""
+    from colorbench.reporting import results
+
     try:
-        result = schemas.parse_json(Path(path).read_bytes())
+        result = results.parse(Path(path).read_bytes())
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except OSError as e:
         raise UserError(f"{path}: cannot be read ({e.strerror or e})") from None
-    except schemas.SchemaError as e:
-        raise UserError(f"{path}: not a readable result file ({e})") from None
-    if not isinstance(result, dict) or "protocol" not in result or "metrics" not in result:
-        raise UserError(f"{path}: not a colorbench result file")
-    try:
-        schemas.check_result(result)
+    except results.NotAResult as e:
+        raise UserError(f"{path}: {e}") from None
     except schemas.SchemaError as e:
         raise UserError(f"{path}: not a valid result file ({e}); make it again with `colorbench run` or `colorbench score --out`") from None
-    if result.get("per_image") is None:
+    if result.per_image is None:
         raise UserError(f"{path}: has no per-image values (a `colorbench score` result needs --out FILE to keep them)")
     return result
 
 
-def protocol_differences(a: dict, b: dict, names: list[str]) -> list[str]:
+def protocol_differences(a, b, names: list[str]) -> list[str]:
     """What differs between how ``a`` and ``b`` were scored (empty: comparable)."""
     found = []
-    da, db = a["protocol"]["dataset"], b["protocol"]["dataset"]
+    da, db = a.protocol.dataset, b.protocol.dataset
     for field in ("name", "split", "size"):
-        if da.get(field) != db.get(field):
-            found.append(f"dataset {field} {da.get(field)} vs {db.get(field)}")
-    ma, mb = a["protocol"]["metrics"], b["protocol"]["metrics"]
+        if getattr(da, field) != getattr(db, field):
+            found.append(f"dataset {field} {getattr(da, field)} vs {getattr(db, field)}")
     for name in names:
-        va, vb = ma.get(name, {}).get("version"), mb.get(name, {}).get("version")
+        va, vb = (getattr(r.protocol.metrics.get(name), "version", None) for r in (a, b))
         if va != vb:
             found.append(f"{name} version {va} vs {vb}")
-    ids_a, ids_b = set(a["per_image"]["id"]), set(b["per_image"]["id"])
+    ids_a, ids_b = set(a.per_image.id), set(b.per_image.id)
     if ids_a != ids_b and not found:
         found.append(
             f"test images differ ({len(ids_a - ids_b)} only in A, {len(ids_b - ids_a)} only in B, of {len(ids_a | ids_b)})"
@@ -66,52 +64,67 @@ def protocol_differences(a: dict, b: dict, names: list[str]) -> list[str]:
     return found
 
 
-def _column(result: dict, name: str, order: list[str]) -> np.ndarray:
-    by_id = dict(zip(result["per_image"]["id"], result["per_image"][name]))
+def _values(result) -> dict[str, list]:
+    """{metric: its per-image values} of a result."""
+    return result.per_image.model_extra or {}
+
+
+def _column(result, name: str, order: list[str]) -> np.ndarray:
+    by_id = dict(zip(result.per_image.id, _values(result)[name]))
     return np.array(
         [np.nan if (v := by_id[i]) is None or not math.isfinite(v) else v for i in order], dtype=np.float64
     )
 
 
-def compare(a: dict, b: dict, *, seed: int = bootstrap.SEED) -> dict:
+def compare(a, b, *, seed: int = bootstrap.SEED) -> dict:
     """{metric: {a, b, difference (B - A), ci95, pairs, better}} for every per-image
-    metric both results have, plus delta_colourfulness."""
-    names = [n for n in metrics.PER_IMAGE if n in a["per_image"] and n in b["per_image"]]
-    derived = ["delta_colourfulness"] if {"colourfulness", "colourfulness_gt"} <= set(names) else []
-    if differences := protocol_differences(a, b, names + derived):
+    metric both results have, plus every registered metric computed from their
+    means (delta_colourfulness). A set-level metric with no per-image values has
+    nothing to pair, and is left out."""
+    from colorbench import plugins
+
+    records = a.protocol.metrics
+    names = [n for n, r in records.items() if r.kind == "per_image" and n in _values(a) and n in _values(b)]
+    derived = {n: m for n, m in plugins.metrics().items() if m.from_means is not None and n in records and set(m.inputs) <= set(names)}
+    if differences := protocol_differences(a, b, names + list(derived)):
         raise UserError("results scored under different protocols, not compared: " + "; ".join(differences))
-    order = list(a["per_image"]["id"])
+    order = list(a.per_image.id)
     columns, pairs = {}, {}
+    inputs = {i for m in derived.values() for i in m.inputs}
     for name in names:
         va, vb = _column(a, name, order), _column(b, name, order)
         diff = vb - va  # NaN where either side has no value
         columns[name] = diff
         pairs[name] = int((~np.isnan(diff)).sum())
-        if name in ("colourfulness", "colourfulness_gt"):
+        if name in inputs:
             columns[f"_a_{name}"], columns[f"_b_{name}"] = va, vb
 
-    def delta(m):
-        return np.abs(m["_b_colourfulness"] - m["_b_colourfulness_gt"]) - np.abs(m["_a_colourfulness"] - m["_a_colourfulness_gt"])
+    def difference_of(metric):
+        def of(m):
+            return metric.from_means({i: m[f"_b_{i}"] for i in metric.inputs}) - metric.from_means({i: m[f"_a_{i}"] for i in metric.inputs})
 
-    intervals = bootstrap.intervals(columns, {"delta_colourfulness": delta} if derived else {}, seed=seed)
+        return of
+
+    functions = {n: difference_of(m) for n, m in derived.items()}
+    intervals = bootstrap.intervals(columns, functions, seed=seed)
     found = {}
     # colourfulness_gt is the same images' truth on both sides: nothing to compare
-    for name in [n for n in names if n != "colourfulness_gt"] + derived:
+    for name in [n for n in names if n != "colourfulness_gt"] + list(derived):
         if name in derived:
-            cf = {k: np.nanmean(v) for k, v in columns.items() if k.startswith("_")}
-            difference = float(delta(cf))
+            means = {k: np.nanmean(v) for k, v in columns.items() if k.startswith("_")}
+            difference = float(functions[name](means))
             n_pairs = len(order)
         else:
             n_pairs = pairs[name]
             difference = float(np.nanmean(columns[name])) if n_pairs else None
         ci = intervals.get(name)
         found[name] = {
-            "a": a["metrics"].get(name),
-            "b": b["metrics"].get(name),
+            "a": a.metrics.get(name),
+            "b": b.metrics.get(name),
             "difference": difference,
             "ci95": ci,
             "pairs": n_pairs,
-            "better": _verdict(name, ci),
+            "better": _verdict(records[name].higher_is_better, ci),
         }
     return {
         "difference": DIRECTION,
@@ -121,8 +134,7 @@ def compare(a: dict, b: dict, *, seed: int = bootstrap.SEED) -> dict:
     }
 
 
-def _verdict(name: str, ci: list[float] | None) -> str:
-    higher = metrics.METRICS[name].higher_is_better
+def _verdict(higher: bool | None, ci: list[float] | None) -> str:
     if ci is None or higher is None:
         return "no direction"
     if ci[0] <= 0 <= ci[1]:

@@ -84,23 +84,24 @@ def flops_per_image(colorizer, L1: torch.Tensor, reference: torch.Tensor | None)
 
 
 def training_speed(colorizer, data, *, seed: int, budget_s: float) -> dict:
-    """Images/s of the last training phase's step, on a deep copy (fresh optimisers)."""
+    """Images/s of one `Trainer` step of the last training phase, on a deep copy (fresh optimisers)."""
     if not colorizer.trainable:
         return {"applicable": False, "reason": "nothing to train"}
     from colorbench.lab import rgb_to_normalized
-    from colorbench.training.trainer import batch_at
+    from colorbench.training.trainer import Trainer, batch_at
 
     device = colorizer.device
     clone = copy.deepcopy(colorizer)
     try:
         phase = [p for p in clone.phases() if p.steps > 0][-1]
         clone.nets.train()
-        clone.setup_training()
+        clone.prepare_training(data.train)
+        trainer = Trainer(clone)
         rgb = batch_at(data.train, clone.config.batch_size, seed, 0).to(device)
 
         def step():
             L, ab = rgb_to_normalized(rgb)
-            phase.step(L, ab)
+            trainer.step(phase, L, ab)
 
         times = timed(step, device, warmup=1, iterations=20, min_iterations=1, budget_s=budget_s)
     finally:
@@ -112,8 +113,8 @@ def training_speed(colorizer, data, *, seed: int, budget_s: float) -> dict:
         "phase": phase.name,
         "warmup_steps": 1,
         "timed_steps": len(times),
-        "how": "the method's own training step on a deep copy of the trained colourizer with fresh "
-        "optimisers, one real training batch; the benchmarked weights are not trained further",
+        "how": "one training step of the core's Trainer (losses, backward, optimiser steps) on a deep copy of the "
+        "trained colourizer with fresh optimisers, one real training batch; the benchmarked weights are not trained further",
     }
 
 

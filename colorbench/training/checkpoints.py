@@ -97,16 +97,42 @@ def _weights(path: Path, meta: dict) -> dict[str, torch.Tensor]:
     return state
 
 
+PROVENANCE = ("run_id", "dataset", "profile", "seed")
+"""What `colorbench run` records of how a checkpoint was trained (``save``'s provenance)."""
+
+
 def load(path: Path, *, plugin: str | None = None, device: torch.device | str = "cpu") -> Colorizer:
     """Rebuild the colourizer a checkpoint was made by, with its weights.
 
     ``plugin``, when given, must be the plugin that made the checkpoint."""
-    from colorbench import plugins
+    return load_recorded(path, plugin=plugin, device=device)[0]
 
+
+def load_recorded(path: Path, *, plugin: str | None = None, device: torch.device | str = "cpu") -> tuple[Colorizer, dict]:
+    """`load`, and what a result scored from the checkpoint records of it: the file,
+    its sha256, and how it was trained (the provenance its config records)."""
     path = Path(path)
     meta = read_config(path)
+    colorizer = _rebuild(path, meta, plugin=plugin).to(device)
+    record = {
+        "from": "checkpoint",
+        "path": str(path.resolve()),
+        "sha256": meta["weights_sha256"],
+        "plugin_version": meta["plugin_version"],
+        "trained_with": {key: meta[key] for key in PROVENANCE if key in meta},
+    }
+    return colorizer, record
+
+
+def check_plugin(path: Path, meta: dict, plugin: str | None) -> None:
     if plugin is not None and meta["plugin"] != plugin:
         raise UsageError(f"checkpoint {path} was made by plugin {meta['plugin']!r}, not {plugin!r}; pass --plugin {meta['plugin']}")
+
+
+def _rebuild(path: Path, meta: dict, *, plugin: str | None) -> Colorizer:
+    from colorbench import plugins
+
+    check_plugin(path, meta, plugin)
     cls = plugins.get_colorizer(meta["plugin"])
     kinds = settings.declared_types(cls.Config)
     for key, value in meta["config"].items():  # as strictly as --set: ngf "64" is refused here, not by torch later
@@ -138,7 +164,7 @@ def load(path: Path, *, plugin: str | None = None, device: torch.device | str = 
         raise UserError(f"{config_path(path)}: its config does not make a {cls.name} network ({type(e).__name__}: {first})") from None
     _check_fits(path, cls.name, colorizer.nets.state_dict(), state)
     colorizer.nets.load_state_dict(state, strict=True)
-    return colorizer.to(device)
+    return colorizer
 
 
 def _check_fits(path: Path, plugin: str, network: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> None:

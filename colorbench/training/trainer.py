@@ -1,7 +1,15 @@
-"""The training loop every method shares: batches in Lab, steps, a progress bar."""
+"""The core's training: a `Trainer` owns the optimisation, `train` runs a method's phases.
+
+A method declares networks, optimisers (and schedulers) and, per phase, the
+updates of one step (`colorbench.methods.colorizer.Phase`); the Trainer does
+zero_grad, backward, clipping, the optimiser and scheduler steps, mixed
+precision, the non-finite rollback, the progress bar, and saves and restores
+everything an exact resume needs.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -13,10 +21,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
-from colorbench.training import state_dicts
-from colorbench.methods.colorizer import Colorizer
 from colorbench.data.datasets import Dataset
 from colorbench.lab import rgb_to_normalized
+from colorbench.methods.colorizer import Colorizer, Phase
+from colorbench.training import state_dicts
+from colorbench.training.batches import batch_at, loader  # noqa: F401  (batch_at: a step's batch, for tests and tools)
+
+PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+"""Autocast's type for each ``precision``; fp32 runs without autocast."""
 
 
 def seed_everything(seed: int) -> None:
@@ -30,41 +42,8 @@ class NonFinite(Exception):
     """A loss, gradient or weight that is NaN or infinite: the step must not count."""
 
 
-def batch_at(dataset, batch_size: int, seed: int, step: int, _orders: dict = {}) -> torch.Tensor:
-    """The batch of a given global step: each epoch's order comes from its own seeded
-    generator, so a resumed run draws exactly the batches it would have drawn."""
-    n = len(dataset)
-    per_epoch = max(1, n // batch_size)
-    epoch, offset = divmod(step, per_epoch)
-    key = (id(dataset), n, seed, epoch)
-    if key not in _orders:
-        _orders.clear()
-        _orders[key] = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-    indices = _orders[key][offset * batch_size : (offset + 1) * batch_size]
-    return torch.stack([dataset[int(i)] for i in indices])
-
-
-# ------------------------------------------------------------------ state
-def optimizers(colorizer: Colorizer) -> dict[str, torch.optim.Optimizer]:
-    """The optimisers a method made in `setup_training` (any attribute that is one)."""
-    return {k: v for k, v in sorted(vars(colorizer).items()) if isinstance(v, torch.optim.Optimizer)}
-
-
-def capture(colorizer: Colorizer, step: int, remedies: list) -> dict:
-    numpy_state, python_state = np.random.get_state(), random.getstate()
-    state = {
-        "step": step,
-        "remedies": remedies,
-        "nets": colorizer.nets.state_dict(),
-        "optimizers": {k: opt.state_dict() for k, opt in optimizers(colorizer).items()},
-        "rng": {
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            "numpy": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
-            "python": [python_state[0], list(python_state[1]), python_state[2]],
-        },
-    }
-    return _copy(state)
+def _value(term) -> float:
+    return term.item() if isinstance(term, torch.Tensor) else float(term)
 
 
 def _copy(obj):
@@ -77,52 +56,188 @@ def _copy(obj):
     return obj
 
 
-def restore(colorizer: Colorizer, state: dict) -> None:
-    colorizer.nets.load_state_dict(state["nets"])
-    for name, opt in optimizers(colorizer).items():
-        opt.load_state_dict(state["optimizers"][name])
-    rng = state["rng"]
-    torch.set_rng_state(rng["torch"])
-    if rng["cuda"]:
-        torch.cuda.set_rng_state_all(rng["cuda"])
-    np.random.set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
-    random.setstate((rng["python"][0], tuple(rng["python"][1]), rng["python"][2]))
+class Trainer:
+    """The optimisation of one method's training: its optimisers, schedulers and
+    (fp16 on CUDA) gradient scaler, made from what the method declares.
 
+    ``precision``: fp32 (no autocast), bf16 or fp16 (autocast on the method's
+    device; fp16 on CUDA with a GradScaler). ``clip_grad_norm``: the largest
+    gradient norm of each optimiser's weights at its step (None: no clipping).
+    ``loader``: "main" or "workers", how the batches are made (`batches`),
+    recorded in the training state so a resume makes them the same way."""
 
-def check_state(colorizer: Colorizer, state: dict, total: int) -> None:
-    """Raise ValueError ("field: what is wrong") unless a saved training state fits
-    ``colorizer`` as built, so that `restore` cannot fail half-way or restore what
-    would fail at a later step: a step of this run, the network's own weights
-    (names, shapes, types, finite), each optimiser's groups and per-weight state,
-    and RNG states the generators accept."""
-    step = state.get("step")
-    if type(step) is not int or not 0 <= step < total:
-        raise ValueError(f"step: {step!r} is not a step of this run (0 to {total - 1})")
-    remedies = state.get("remedies")
-    if not isinstance(remedies, list) or len(remedies) > MAX_REMEDIES or not all(isinstance(r, dict) for r in remedies):
-        raise ValueError(f"remedies: not a list of at most {MAX_REMEDIES} rollbacks")
-    nets = state.get("nets")
-    if not isinstance(nets, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in nets.items()):
-        raise ValueError("nets: not a set of weights")
-    if problems := state_dicts.differences(colorizer.nets.state_dict(), nets):
-        raise ValueError(f"nets: weights {'; '.join(problems)}")
-    _check_finite("nets", nets)
-    saved, own = state.get("optimizers"), optimizers(colorizer)
-    if not isinstance(saved, dict) or not all(isinstance(k, str) for k in saved) or sorted(saved) != sorted(own):
-        raise ValueError(f"optimizers: not those of {colorizer.name} ({', '.join(own) or 'none'})")
-    for name, opt in own.items():
-        _check_optimizer(f"optimizers.{name}", opt, saved[name])
-    rng = state.get("rng")
-    if not isinstance(rng, dict):
-        raise ValueError("rng: not a set of generator states")
-    try:  # each tried on a generator of its own: the process's are set by `restore` alone
-        torch.Generator().set_state(rng.get("torch"))
-        np.random.RandomState().set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
-        random.Random().setstate((rng["python"][0], tuple(rng["python"][1]), rng["python"][2]))
-    except (KeyError, TypeError, ValueError, IndexError, OverflowError, RuntimeError) as e:
-        raise ValueError(f"rng: not a generator's state ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})") from None
-    if not isinstance(rng.get("cuda"), list) or not all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8 for t in rng["cuda"]):
-        raise ValueError("rng.cuda: not a list of CUDA generator states")
+    def __init__(self, colorizer: Colorizer, *, precision: str = "fp32", clip_grad_norm: float | None = None, loader: str = "main"):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r}: one of {', '.join(PRECISIONS)}")
+        self.colorizer, self.device = colorizer, colorizer.device
+        self.precision, self.clip_grad_norm, self.loader = precision, clip_grad_norm, loader
+        self._wrap(colorizer.nets)
+        self.optimizers = dict(colorizer.optimizers())
+        self.schedulers = dict(colorizer.schedulers(self.optimizers))
+        if unknown := sorted(set(self.schedulers) - set(self.optimizers)):
+            raise ValueError(f"schedulers for no optimiser: {', '.join(unknown)} (optimisers: {', '.join(self.optimizers)})")
+        for phase in colorizer.phases():  # a name no optimiser has: said now, not at its phase's first step
+            for update in phase.updates:
+                self._optimizer(update.optimizer)
+        fp16_cuda = precision == "fp16" and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if fp16_cuda else None
+
+    def _wrap(self, nets: torch.nn.ModuleDict) -> None:
+        """The one place networks would be wrapped for training across processes
+        (DistributedDataParallel, replacing ``nets[name]`` until training ends);
+        on one device there is nothing to wrap."""
+
+    def _autocast(self):
+        dtype = PRECISIONS[self.precision]
+        return contextlib.nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
+
+    def _optimizer(self, name: str | None) -> tuple[str, torch.optim.Optimizer]:
+        if name is None:
+            if len(self.optimizers) != 1:
+                raise ValueError(f"{self.colorizer.name}: an update without an optimiser's name needs exactly one optimiser, not {len(self.optimizers)}")
+            name = next(iter(self.optimizers))
+        if name not in self.optimizers:
+            raise ValueError(f"{self.colorizer.name}: no optimiser {name!r} (its optimisers: {', '.join(self.optimizers)})")
+        return name, self.optimizers[name]
+
+    # ------------------------------------------------------------ one step
+    def step(self, phase: Phase, L: torch.Tensor, ab: torch.Tensor) -> dict[str, float]:
+        """One training step of ``phase`` on a batch: the shared forward, then each
+        update's loss, zero_grad, backward, (clipping,) optimiser and scheduler step.
+        Returns the logged terms; raises `NonFinite` for a gradient, loss or weight
+        that is not finite (a gradient before its step changes any weight)."""
+        with self._autocast():
+            batch = {"L": L, "ab": ab, **(phase.shared(L, ab) if phase.shared else {})}
+        terms = {}
+        for update in phase.updates:
+            name, optimizer = self._optimizer(update.optimizer)
+            with self._autocast():
+                out = update.loss(**batch)
+            loss, named = out if isinstance(out, tuple) else (out, {"loss": out})
+            optimizer.zero_grad(set_to_none=True)
+            (self.scaler.scale(loss) if self.scaler else loss).backward()
+            self._optimizer_step(optimizer)
+            if name in self.schedulers:
+                self.schedulers[name].step()
+            terms.update(named)
+        losses = {k: _value(v) for k, v in terms.items()}
+        if not all(math.isfinite(v) for v in losses.values()):
+            raise NonFinite(f"non-finite loss {losses}")
+        if not all(torch.isfinite(p).all() for p in self.colorizer.nets.parameters()):
+            raise NonFinite("non-finite weight")
+        return losses
+
+    def _optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        params = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if self.scaler is not None:  # it skips a step with inf gradients and lowers its scale: fp16's normal overflow
+            if self.clip_grad_norm is not None:
+                self.scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params, self.clip_grad_norm)
+            self.scaler.step(optimizer)
+            self.scaler.update()
+            return
+        if not all(torch.isfinite(p.grad).all() for p in params):
+            raise NonFinite("non-finite gradient")
+        if self.clip_grad_norm is not None:
+            torch.nn.utils.clip_grad_norm_(params, self.clip_grad_norm)
+        optimizer.step()
+
+    # ------------------------------------------------------------ divergence
+    def halve_learning_rates(self, times: int) -> None:
+        """Halve every learning rate ``times`` times, the schedulers' base rates too
+        (else the next scheduler step would undo it)."""
+        factor = 0.5**times
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] *= factor
+        for scheduler in self.schedulers.values():
+            scheduler.base_lrs = [lr * factor for lr in scheduler.base_lrs]
+
+    # ------------------------------------------------------------ state
+    def capture(self, step: int, remedies: list) -> dict:
+        """Everything resume needs, copied: weights, optimisers, schedulers, the
+        scaler, every RNG, the step and the rollbacks so far."""
+        numpy_state, python_state = np.random.get_state(), random.getstate()
+        state = {
+            "step": step,
+            "remedies": remedies,
+            "loader": self.loader,
+            "nets": self.colorizer.nets.state_dict(),
+            "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "scaler": self.scaler.state_dict() if self.scaler else {},
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "numpy": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
+                "python": [python_state[0], list(python_state[1]), python_state[2]],
+            },
+        }
+        return _copy(state)
+
+    def restore(self, state: dict) -> None:
+        self.colorizer.nets.load_state_dict(state["nets"])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        for name, scheduler in self.schedulers.items():
+            scheduler.load_state_dict(state["schedulers"][name])
+        if self.scaler is not None:
+            self.scaler.load_state_dict(state["scaler"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        if rng["cuda"]:
+            torch.cuda.set_rng_state_all(rng["cuda"])
+        np.random.set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
+        random.setstate((rng["python"][0], tuple(rng["python"][1]), rng["python"][2]))
+
+    def check_state(self, state: dict, total: int) -> None:
+        """Raise ValueError ("field: what is wrong") unless a saved training state fits
+        this training as set up, so that `restore` cannot fail half-way or restore what
+        would fail at a later step: a step of this run, the way batches are made, the
+        network's own weights (names, shapes, types, finite), each optimiser's groups
+        and per-weight state, the schedulers' and scaler's settings, and RNG states
+        the generators accept."""
+        colorizer = self.colorizer
+        step = state.get("step")
+        if type(step) is not int or not 0 <= step < total:
+            raise ValueError(f"step: {step!r} is not a step of this run (0 to {total - 1})")
+        remedies = state.get("remedies")
+        if not isinstance(remedies, list) or len(remedies) > MAX_REMEDIES or not all(isinstance(r, dict) for r in remedies):
+            raise ValueError(f"remedies: not a list of at most {MAX_REMEDIES} rollbacks")
+        if state.get("loader") != self.loader:
+            made = {"main": "in the main process (workers 0)", "workers": "in worker processes (workers 1 or more)"}
+            raise ValueError(
+                f"loader: {state.get('loader')!r}: its batches were made {made.get(state.get('loader'), 'some other way')}, "
+                f"this run's {made[self.loader]}; resume as it was started"
+            )
+        nets = state.get("nets")
+        if not isinstance(nets, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in nets.items()):
+            raise ValueError("nets: not a set of weights")
+        if problems := state_dicts.differences(colorizer.nets.state_dict(), nets):
+            raise ValueError(f"nets: weights {'; '.join(problems)}")
+        _check_finite("nets", nets)
+        saved, own = state.get("optimizers"), self.optimizers
+        if not isinstance(saved, dict) or not all(isinstance(k, str) for k in saved) or sorted(saved) != sorted(own):
+            raise ValueError(f"optimizers: not those of {colorizer.name} ({', '.join(own) or 'none'})")
+        for name, opt in own.items():
+            _check_optimizer(f"optimizers.{name}", opt, saved[name])
+        saved = state.get("schedulers")
+        if not isinstance(saved, dict) or sorted(saved, key=str) != sorted(self.schedulers):
+            raise ValueError(f"schedulers: not those of {colorizer.name} ({', '.join(self.schedulers) or 'none'})")
+        for name, scheduler in self.schedulers.items():
+            _check_settings(f"schedulers.{name}", scheduler.state_dict(), saved[name])
+        _check_settings("scaler", self.scaler.state_dict() if self.scaler else {}, state.get("scaler"))
+        rng = state.get("rng")
+        if not isinstance(rng, dict):
+            raise ValueError("rng: not a set of generator states")
+        try:  # each tried on a generator of its own: the process's are set by `restore` alone
+            torch.Generator().set_state(rng.get("torch"))
+            np.random.RandomState().set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
+            random.Random().setstate((rng["python"][0], tuple(rng["python"][1]), rng["python"][2]))
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError, RuntimeError) as e:
+            raise ValueError(f"rng: not a generator's state ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})") from None
+        if not isinstance(rng.get("cuda"), list) or not all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8 for t in rng["cuda"]):
+            raise ValueError("rng.cuda: not a list of CUDA generator states")
 
 
 def _check_finite(where: str, tensors: dict) -> None:
@@ -167,17 +282,14 @@ def _same_kind(own, saved) -> bool:
     return True  # a tensor or another type of the optimiser's own: load_state_dict's concern
 
 
-def _guard(colorizer: Colorizer) -> None:
-    """Refuse any optimiser step whose gradients are not finite, before it changes a weight."""
-
-    def check(optimizer, args, kwargs):
-        for group in optimizer.param_groups:
-            for p in group["params"]:
-                if p.grad is not None and not torch.isfinite(p.grad).all():
-                    raise NonFinite("non-finite gradient")
-
-    for opt in optimizers(colorizer).values():
-        opt.register_step_pre_hook(check)
+def _check_settings(where: str, own: dict, saved) -> None:
+    """A scheduler's or scaler's saved state: the same keys as its own, each a value
+    of the same kind (`load_state_dict` would take anything, to fail at a later step)."""
+    if not isinstance(saved, dict) or sorted(saved, key=str) != sorted(own):
+        raise ValueError(f"{where}: not its state ({', '.join(own) or 'none'})")
+    for key, value in own.items():
+        if not _same_kind(value, saved[key]):
+            raise ValueError(f"{where}.{key}: {saved[key]!r} is not a {type(value).__name__}")
 
 
 # ------------------------------------------------------------------ the loop
@@ -197,6 +309,9 @@ def train(
     checkpoint_every: int = 0,
     resume: bool = False,
     run: dict | None = None,
+    workers: int = 0,
+    precision: str = "fp32",
+    clip_grad_norm: float | None = None,
 ) -> dict:
     """Run the colourizer's training phases in order; returns what the result records.
 
@@ -204,7 +319,13 @@ def train(
     the run it belongs to) is written there every ``checkpoint_every`` steps, or
     every `CHECKPOINT_SECONDS` when that is 0, atomically; ``resume`` continues
     from it, and it is removed when training ends. A non-finite loss, gradient or
-    weight rolls back to the last good state (see `MAX_REMEDIES`)."""
+    weight rolls back to the last good state (see `MAX_REMEDIES`).
+
+    ``workers``: 0 makes each batch in this process just before its step, its
+    crops from the global RNG (colorbench's numbers); 1 or more makes batches in
+    that many worker processes, each item's crop seeded from (seed, step,
+    position): other numbers than with 0, the same for any count of workers.
+    ``precision`` and ``clip_grad_norm``: see `Trainer`."""
     from colorbench.training import checkpoints
 
     phases = colorizer.phases()
@@ -212,8 +333,8 @@ def train(
         return {"status": "ok", "steps": 0, "images_seen": 0, "seconds": 0.0, "phases": []}
     device = colorizer.device
     colorizer.nets.train()
-    colorizer.setup_training()
-    _guard(colorizer)
+    colorizer.prepare_training(data.train)
+    trainer = Trainer(colorizer, precision=precision, clip_grad_norm=clip_grad_norm, loader="workers" if workers else "main")
     total = sum(p.steps for p in phases)
     bounds = [sum(p.steps for p in phases[:i]) for i in range(len(phases) + 1)]  # phase i: [bounds[i], bounds[i+1])
 
@@ -221,15 +342,18 @@ def train(
     if resume and state_path is not None and checkpoints.training_state_json(state_path).is_file():
         saved = checkpoints.read_training_state(state_path)
         try:
-            check_state(colorizer, saved, total)
+            trainer.check_state(saved, total)
         except ValueError as e:
             raise checkpoints.unusable_state(
                 checkpoints.training_state_json(state_path), f"it does not fit {colorizer.name} as configured ({e})"
             ) from None
-        restore(colorizer, saved)
+        trainer.restore(saved)
         step, remedies = saved["step"], saved["remedies"]
         console.print(f"resuming {colorizer.name} at step {step} of {total} from {state_path}", highlight=False)
-    good = capture(colorizer, step, remedies)  # what a divergence rolls back to
+    good = trainer.capture(step, remedies)  # what a divergence rolls back to
+
+    def batches_from(start: int):
+        return iter(loader(data.train, batch_size=colorizer.config.batch_size, seed=seed, start=start, total=total, workers=workers))
 
     progress = Progress(
         TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
@@ -239,7 +363,7 @@ def train(
     tasks, losses_of, seconds_of = {}, {}, {}
     images, start, diverged = 0, time.perf_counter(), None
     last_saved = start
-    batch_size = colorizer.config.batch_size
+    batches = batches_from(step)
     with progress:
         for i, phase in enumerate(phases):
             done = min(max(step - bounds[i], 0), phase.steps)
@@ -247,24 +371,19 @@ def train(
         while step < total:
             i = next(k for k in range(len(phases)) if bounds[k] <= step < bounds[k + 1])
             t0 = time.perf_counter()
-            rgb = batch_at(data.train, batch_size, seed, step)
+            rgb = next(batches)
             L, ab = rgb_to_normalized(rgb.to(device, non_blocking=True))
             try:
-                losses = phases[i].step(L, ab)
-                if not all(math.isfinite(v) for v in losses.values()):
-                    raise NonFinite(f"non-finite loss {losses}")
-                if not all(torch.isfinite(p).all() for p in colorizer.nets.parameters()):
-                    raise NonFinite("non-finite weight")
+                losses = trainer.step(phases[i], L, ab)
             except NonFinite as e:
                 remedies.append({"step": step, "phase": phases[i].name, "reason": str(e)})
                 if len(remedies) > MAX_REMEDIES:
                     diverged = {"step": step, "phase": phases[i].name, "reason": str(e)}
                     break
-                restore(colorizer, good)
-                for opt in optimizers(colorizer).values():
-                    for group in opt.param_groups:
-                        group["lr"] *= 0.5 ** (len(remedies) - len(good["remedies"]))
+                trainer.restore(good)
+                trainer.halve_learning_rates(len(remedies) - len(good["remedies"]))
                 step = good["step"]
+                batches = batches_from(step)
                 console.print(Text.assemble(("warning:", "yellow"), f" {e} at step {remedies[-1]['step']}: rolled back to step {step}, learning rates halved"), highlight=False)
                 progress.update(tasks[i], completed=max(step - bounds[i], 0))
                 continue
@@ -276,14 +395,15 @@ def train(
             progress.update(tasks[i], advance=1, losses="  ".join(f"{k} {v:.3f}" for k, v in losses.items()), speed=f"{rate:.0f} img/s")
             due = step % checkpoint_every == 0 if checkpoint_every else time.perf_counter() - last_saved >= CHECKPOINT_SECONDS
             if due and step < total:
-                good = capture(colorizer, step, remedies)
+                good = trainer.capture(step, remedies)
                 if state_path is not None:
                     checkpoints.write_training_state(state_path, {**good, "run": run or {}})
                 last_saved = time.perf_counter()
+    del batches  # its worker processes, if any, end here
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     if diverged is not None:
-        restore(colorizer, good)  # leave the last good weights in place, never NaN ones
+        trainer.restore(good)  # leave the last good weights in place, never NaN ones
     elif state_path is not None:
         checkpoints.remove_training_state(state_path)
     log = [
@@ -298,4 +418,6 @@ def train(
         "images_seen": images,
         "seconds": round(time.perf_counter() - start, 3),
         "phases": log,
+        "loader": {"workers": workers, "crops": "seeded per item" if workers else "global RNG"},
+        "precision": precision,
     }

@@ -61,7 +61,7 @@ def test_run_reports_diversity_and_speed(smoke_run):
 def test_result_file_carries_the_protocol(smoke_run):
     out, (method, _) = smoke_run
     stored = json.loads(Path(method["file"]).read_text())
-    assert stored["schema_version"] == 1
+    assert stored["schema_version"] == 2 and stored["protocol"]["metrics"]["delta_colourfulness"]["kind"] == "set"
     assert stored["plugin"]["config"]["l1_weight"] == 100.0
     assert stored["plugin"]["distribution"]["name"] == "colorbench"
     protocol = stored["protocol"]

@@ -17,10 +17,10 @@ class Boom(Sepia):
     name = "boom_test"
     profiles = {"smoke": dict(steps=2, batch_size=2)}
 
-    def setup_training(self):
-        self.opt = torch.optim.SGD(self.nets.parameters(), lr=0.1)
+    def optimizers(self):
+        return {"sgd": torch.optim.SGD(self.nets.parameters(), lr=0.1)}
 
-    def train_step(self, L, ab):
+    def loss(self, L, ab):
         raise RuntimeError("a bug in this method")
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from colorbench.data import datasets
-from colorbench.training import checkpoints
+from colorbench.training import checkpoints, trainer as training
 from colorbench.errors import UsageError
 from colorbench.scoring.evaluate import evaluate
 from colorbench.lab import rgb_to_normalized
@@ -57,11 +57,11 @@ def test_colours_follow_the_reference():
     # that only the histogram tells apart, G paints the same L as each reference says.
     model = _tiny(lr=1e-3)
     model.nets.train()
-    model.setup_training()
+    trainer, l1_phase = training.Trainer(model), model.l1_phase("L1", 30)
     colours = torch.tensor([[0.6, 0.4], [0.1, -0.7]])  # red-ish, blue-ish
     for _ in range(30):
         ab = colours[torch.arange(8) % 2].view(8, 2, 1, 1).expand(8, 2, 16, 16)
-        model.l1_step(torch.rand(8, 1, 16, 16) * 2 - 1, ab)
+        trainer.step(l1_phase, torch.rand(8, 1, 16, 16) * 2 - 1, ab)
     L = torch.rand(2, 1, 16, 16) * 2 - 1
     refs = [c.view(1, 2, 1, 1).expand(1, 2, 8, 8) for c in colours]  # one reference for the whole batch
     red, blue = (model.colorize(L, reference=r)[0] for r in refs)

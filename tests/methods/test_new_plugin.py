@@ -1,13 +1,12 @@
 """`colorbench new-plugin` writes a package that installs, passes its own test and runs."""
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from tests.helpers import one_json
+from tests.helpers import one_json, pip_install
 
 
 def test_new_plugin_package_installs_passes_its_test_and_runs(cli, tmp_path):
@@ -17,12 +16,7 @@ def test_new_plugin_package_installs_passes_its_test_and_runs(cli, tmp_path):
     assert one_json(result)["package"] == str(package)
 
     # install it (as `pip install` would, into a folder of its own) and put it on the path
-    site = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target", site, package],
-        check=True, capture_output=True,
-    )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    env = pip_install(package, tmp_path / "site")
 
     def run(*args):
         return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, cwd=tmp_path)

@@ -46,16 +46,16 @@ def test_prediction_is_ab_in_tanh_range_and_deterministic(size):
 def ready():
     """A small model with its loss network built (loading VGG16 once for the module)."""
     model = _tiny()
-    model.setup_training()
+    model.prepare_training(None)
     return model
 
 
 def test_the_vgg_loss_network_is_not_part_of_the_model(ready):
     model = ready
-    assert isinstance(model.loss, PerceptualLoss) and isinstance(model.loss.vgg, VGGFeatures)
+    assert isinstance(model.vgg_loss, PerceptualLoss) and isinstance(model.vgg_loss.vgg, VGGFeatures)
     assert not any(isinstance(m, VGGFeatures) for m in model.nets.modules())
     assert all(k.startswith("net.") for k in model.nets.state_dict())  # what a checkpoint holds
-    assert not any(p.requires_grad for p in model.loss.parameters())
+    assert not any(p.requires_grad for p in model.vgg_loss.parameters())
 
 
 def test_loss_is_a_weighted_sum_over_several_vgg_layers(ready):
@@ -67,18 +67,18 @@ def test_loss_is_a_weighted_sum_over_several_vgg_layers(ready):
     rgb_pred, rgb_true = normalized_to_rgb(L, ab_pred), normalized_to_rgb(L, ab_true)
     base = model.perceptual_loss(L, ab_pred, ab_true)
     with torch.no_grad():
-        pred, true = model.loss.vgg(rgb_pred), model.loss.vgg(rgb_true)
+        pred, true = model.vgg_loss.vgg(rgb_pred), model.vgg_loss.vgg(rgb_true)
     per_layer = {k: nn.functional.mse_loss(pred[k], true[k]) for k in model.config.layer_weights}
     assert all(v > 0 for v in per_layer.values())
     expected = sum(w * per_layer[k] for k, w in model.config.layer_weights.items())
     assert torch.allclose(base, expected, rtol=1e-5)
     # changing one layer's weight moves the loss by exactly that layer's term
     layer = "relu2_2"
-    model.loss.layer_weights[layer] += 1.0
+    model.vgg_loss.layer_weights[layer] += 1.0
     try:
         assert torch.allclose(model.perceptual_loss(L, ab_pred, ab_true) - base, per_layer[layer], rtol=1e-4)
     finally:
-        model.loss.layer_weights[layer] -= 1.0
+        model.vgg_loss.layer_weights[layer] -= 1.0
     assert model.perceptual_loss(L, ab_true, ab_true) == 0
 
 

@@ -98,7 +98,9 @@ def test_phases_pretrain_on_L1_then_train_the_gan_one_to_five_at_every_profile()
         model = PretrainedGGAN.from_profile(profile, size=16, ngf=8, ndf=8)
         pre, gan = model.phases()
         assert (pre.name, gan.name) == ("pretrain_L1", "gan")
-        assert pre.step == model.l1_step and gan.step == model.train_step
+        assert [(u.optimizer, u.loss) for u in pre.updates] == [("G", model.l1_loss)]
+        assert [(u.optimizer, u.loss) for u in gan.updates] == [("D", model.d_loss), ("G", model.g_loss)]
+        assert pre.shared == gan.shared == model.generate  # on the paper's [0, 1] scale
         assert pre.steps > 0 and gan.steps == 5 * pre.steps
         assert model.config.steps == pre.steps + gan.steps
     assert PretrainedGGAN.profiles["smoke"]["batch_size"] == 4
@@ -117,17 +119,17 @@ def test_l1_phase_updates_only_G_and_gan_phase_updates_both():
     torch.manual_seed(0)
     model = _small()
     model.nets.train()
-    model.setup_training()
+    trainer = training.Trainer(model)
     L, ab = torch.rand(4, 1, 16, 16) * 2 - 1, (torch.rand(4, 2, 16, 16) - 0.5) * 0.5
     pre, gan = model.phases()
 
     G0, D0 = _snapshot(model.nets["G"]), _snapshot(model.nets["D"])
-    losses = pre.step(L, ab)
+    losses = trainer.step(pre, L, ab)
     assert set(losses) == {"L1"}
     assert _changed(G0, model.nets["G"]) and not _changed(D0, model.nets["D"])
 
     G1, D1 = _snapshot(model.nets["G"]), _snapshot(model.nets["D"])
-    losses = gan.step(L, ab)
+    losses = trainer.step(gan, L, ab)
     assert set(losses) == {"D", "G_gan", "L1"}
     assert _changed(G1, model.nets["G"]) and _changed(D1, model.nets["D"])
 
@@ -136,12 +138,12 @@ def test_l1_is_taken_on_the_unit_scale():
     # the L1 shown is half the same error on the shared [-1, 1] scale
     model = _small()
     model.nets.eval()
-    model.setup_training()
-    model.opt_G.param_groups[0]["lr"] = 0.0
+    trainer = training.Trainer(model)
+    trainer.optimizers["G"].param_groups[0]["lr"] = 0.0
     L, ab = torch.rand(2, 1, 16, 16) * 2 - 1, (torch.rand(2, 2, 16, 16) - 0.5) * 0.5
     with torch.no_grad():
         shared = (model.predict(L, None) - ab).abs().mean().item()
-    assert model.l1_step(L, ab)["L1"] == pytest.approx(shared / 2, rel=1e-4)
+    assert trainer.step(model.phases()[0], L, ab)["L1"] == pytest.approx(shared / 2, rel=1e-4)
 
 
 def test_deterministic_whatever_the_seed():

@@ -113,16 +113,21 @@ def test_generator_maps_L_to_ab_deterministically_and_the_critic_gives_patch_log
 def test_phases_are_the_NoGAN_schedule_and_cycles_repeat_critic_and_gan():
     model = _model(pretrain_steps=7, critic_steps=5, gan_steps=3)
     assert [(p.name, p.steps) for p in model.phases()] == [("pretrain_G", 7), ("pretrain_critic", 5), ("gan", 3)]
-    assert [p.step.__name__ for p in model.phases()] == ["pretrain_step", "critic_step", "gan_step"]
+    updates = lambda phase: [(u.optimizer, u.loss.__name__) for u in phase.updates]  # noqa: E731
+    assert [updates(p) for p in model.phases()] == [
+        [("G_pre", "content_loss")],
+        [("D_pre", "critic_loss")],
+        [("D", "critic_loss"), ("G", "gan_loss")],  # the critic's step, then G's, per batch
+    ]
     assert model.config.steps == 15
 
     twice = _model(pretrain_steps=7, critic_steps=5, gan_steps=3, cycles=2)
-    assert [(p.name, p.steps, p.step.__name__) for p in twice.phases()] == [
-        ("pretrain_G", 7, "pretrain_step"),
-        ("pretrain_critic", 5, "critic_step"),
-        ("gan", 3, "gan_step"),
-        ("pretrain_critic_2", 5, "critic_step"),
-        ("gan_2", 3, "gan_step"),
+    assert [(p.name, p.steps, p.shared.__name__) for p in twice.phases()] == [
+        ("pretrain_G", 7, "generate"),
+        ("pretrain_critic", 5, "generate_frozen"),
+        ("gan", 3, "generate_for_gan"),
+        ("pretrain_critic_2", 5, "generate_frozen"),
+        ("gan_2", 3, "generate_for_gan"),
     ]
     assert twice.config.steps == 23
     quick, smoke = SAGAN.profiles["quick"], SAGAN.profiles["smoke"]
@@ -132,44 +137,45 @@ def test_phases_are_the_NoGAN_schedule_and_cycles_repeat_critic_and_gan():
 def test_phase_1_trains_only_G_and_phase_2_only_the_critic():
     model = _model()
     model.nets.train()
-    model.setup_training()
+    model.prepare_training(None)
+    trainer = training.Trainer(model)
     L, ab = _batch()
     pretrain, critic, gan = model.phases()
 
     G0, D0 = _state(model.nets["G"]), _state(model.nets["D"])
-    losses = pretrain.step(L, ab)
+    losses = trainer.step(pretrain, L, ab)
     assert set(losses) == {"feature", "L1"} and all(v > 0 for v in losses.values())
     assert not _same(_state(model.nets["G"]), G0) and _same(_state(model.nets["D"]), D0)
 
     G1, D1 = _state(model.nets["G"]), _state(model.nets["D"])
-    assert set(critic.step(L, ab)) == {"D"}
+    assert set(trainer.step(critic, L, ab)) == {"D"}
     assert _same(_state(model.nets["G"]), G1)  # weights, batch-norm statistics and spectral-norm vectors
     assert not _same(_state(model.nets["D"]), D1)
 
     G2, D2 = _state(model.nets["G"]), _state(model.nets["D"])
-    losses = gan.step(L, ab)
+    losses = trainer.step(gan, L, ab)
     assert set(losses) == {"D", "feature", "L1", "G_gan"}
     assert not _same(_state(model.nets["G"]), G2) and not _same(_state(model.nets["D"]), D2)
 
 
 def test_optimisers_follow_NoGAN_and_the_two_time_scale_rule():
     model = _model()
-    model.setup_training()
+    opt = model.optimizers()
     c = model.config
     lr = lambda opt: opt.param_groups[0]["lr"]  # noqa: E731
     params = lambda opt: {id(p) for g in opt.param_groups for p in g["params"]}  # noqa: E731
     ids = {name: {id(p) for p in model.nets[name].parameters()} for name in ("G", "D")}
-    assert params(model.opt_G_pre) == params(model.opt_G) == ids["G"]
-    assert params(model.opt_D_pre) == params(model.opt_D) == ids["D"]
+    assert params(opt["G_pre"]) == params(opt["G"]) == ids["G"]
+    assert params(opt["D_pre"]) == params(opt["D"]) == ids["D"]
     # TTUR (SAGAN): the critic learns 4x faster than G in the GAN phase, betas (0, 0.9)
-    assert lr(model.opt_D) == 4 * lr(model.opt_G) == pytest.approx(4e-4) and c.lr_D > c.lr_G
-    assert model.opt_G.param_groups[0]["betas"] == model.opt_D.param_groups[0]["betas"] == (0.0, 0.9)
+    assert lr(opt["D"]) == 4 * lr(opt["G"]) == pytest.approx(4e-4) and c.lr_D > c.lr_G
+    assert opt["G"].param_groups[0]["betas"] == opt["D"].param_groups[0]["betas"] == (0.0, 0.9)
 
 
 def test_the_VGG_loss_network_is_not_part_of_the_model_nor_its_checkpoint(tmp_path):
     model = _model()
     keys_before = set(model.nets.state_dict())
-    model.setup_training()
+    model.prepare_training(None)
     assert isinstance(model.feature_loss.vgg, VGGFeatures)
     assert not any(isinstance(m, VGGFeatures) for m in model.nets.modules())
     assert set(model.nets.state_dict()) == keys_before and not any("vgg" in k for k in keys_before)

@@ -1,7 +1,5 @@
 """colorbench.scoring.metrics must reproduce scikit-image's numbers image by image."""
 
-import dataclasses
-
 import numpy as np
 import pytest
 import skimage.data
@@ -9,17 +7,18 @@ import skimage.metrics
 import skimage.util
 import torch
 
-from colorbench.scoring.metrics import (
-    METRICS,
-    PER_IMAGE,
-    summarize,
-    colourfulness,
-    protocol,
-    psnr,
-    score,
-    ssim,
-    to_uint8,
-)
+from colorbench.scoring.builtin_metrics import BY_NAME as METRICS
+from colorbench.scoring.metrics import colourfulness, psnr, ssim, to_uint8
+from colorbench.scoring.scorer import Scorer
+
+PER_IMAGE = ("psnr", "ssim", "lpips", "colourfulness", "colourfulness_gt", "mean_abs_delta_colourfulness")
+
+
+def _scores(gt, pred):
+    """The built-in metrics of one batch, as `run` and `score` compute them."""
+    scorer = Scorer(torch.device("cpu"), METRICS)
+    scorer.add(gt, pred, [f"{i}" for i in range(len(gt))])
+    return scorer.finish()
 
 
 def _hwc(batch: torch.Tensor) -> list[np.ndarray]:
@@ -139,29 +138,28 @@ def test_to_uint8_matches_img_as_ubyte():
     assert torch.equal(clamped, torch.tensor([0, 255], dtype=torch.uint8))
 
 
-def test_score_and_protocol():
+def test_builtin_scores_and_declarations():
     gt, pred = _random_pair()  # 24x40: too small for LPIPS, which is left out
-    result = score(gt, pred)
-    assert set(result) == {"psnr", "ssim", "colourfulness", "colourfulness_gt", "mean_abs_delta_colourfulness"}
-    assert all(v.shape == (len(gt),) for v in result.values())
-    torch.testing.assert_close(result["colourfulness_gt"], colourfulness(gt))
-    assert set(METRICS) == set(PER_IMAGE) | {"delta_colourfulness"}
+    result = _scores(gt, pred)
+    assert set(result.per_image) == {"id", "psnr", "ssim", "colourfulness", "colourfulness_gt", "mean_abs_delta_colourfulness"}
+    assert "31" in result.not_computed["lpips"] and result.metrics["lpips"] is None
+    assert result.per_image["colourfulness_gt"] == colourfulness(gt).tolist()
+    assert [n for n, m in METRICS.items() if m.kind == "per_image"] == list(PER_IMAGE)
     assert METRICS["lpips"].higher_is_better is False and METRICS["lpips"].version == "1"
     assert METRICS["lpips"].colour_space == "sRGB 8-bit, scaled to [-1, 1]"
     assert "v0.1" in METRICS["lpips"].description and "lpips package 0.1" in METRICS["lpips"].description
     assert METRICS["mean_abs_delta_colourfulness"].higher_is_better is False
-    assert set(protocol()) == set(METRICS)
     assert all(name == m.name for name, m in METRICS.items())
-    assert METRICS["delta_colourfulness"].higher_is_better is False
+    assert METRICS["delta_colourfulness"].higher_is_better is False and METRICS["delta_colourfulness"].kind == "set"
     assert METRICS["colourfulness"].higher_is_better is None
-    assert protocol()["psnr"] == dataclasses.asdict(METRICS["psnr"])
+    assert set(METRICS["psnr"].record()) >= {"name", "version", "higher_is_better", "colour_space", "description", "kind"}
 
 
 def test_score_includes_lpips_on_large_enough_images():
     gt, pred = _photo_pair("noise")
-    result = score(gt, pred)
-    assert set(result) == set(PER_IMAGE)
-    assert (result["lpips"] > 0).all() and (score(gt, gt)["lpips"] == 0).all()
+    result = _scores(gt, pred)
+    assert set(result.per_image) == {"id", *PER_IMAGE}
+    assert all(v > 0 for v in result.per_image["lpips"]) and all(v == 0 for v in _scores(gt, gt).per_image["lpips"])
 
 
 def _constant(rgb) -> np.ndarray:
@@ -173,8 +171,7 @@ def test_colourfulness_difference_both_ways():
     but every image is wrong (mean per-image |difference| = CF of the red one)."""
     gray, red = _constant((120, 120, 120)), _constant((200, 60, 60))
     gt, pred = _bchw([gray, red]), _bchw([red, gray])
-    per_image = {k: v.tolist() for k, v in score(gt, pred).items()}
-    means = summarize(per_image)
+    means = _scores(gt, pred).metrics
     cf_red = _colourfulness_numpy(red)
     assert cf_red > 40
     assert means["delta_colourfulness"] == pytest.approx(0, abs=1e-9)
@@ -184,29 +181,23 @@ def test_colourfulness_difference_both_ways():
 def test_identical_images_are_left_out_of_the_psnr_mean_and_counted():
     import json
 
-    from colorbench.scoring.evaluate import summarize_scores
-
     gt, pred = _photo_pair("noise")
     pred[0] = gt[0]  # one perfect prediction: PSNR +inf
-    per_image = {"id": ["a", "b", "c"], **{k: v.tolist() for k, v in score(gt, pred).items()}}
-    finite = per_image["psnr"][1:]
-    summary = summarize_scores(per_image)
-    assert per_image["psnr"][0] is None  # stored as null, never Infinity
-    assert summary["metrics"]["psnr"] == pytest.approx(np.mean(finite))
-    assert summary["left_out_of_mean"]["psnr"]["count"] == 1
-    assert summary["left_out_of_mean"]["psnr"]["ids"] == ["a"]
-    assert summary["metrics"]["ssim"] == pytest.approx(np.mean(per_image["ssim"]))  # SSIM keeps every image
-    json.dumps({**summary, "per_image": per_image}, allow_nan=False)
-    lo, hi = summary["ci95"]["psnr"]
-    assert lo <= summary["metrics"]["psnr"] <= hi
+    summary = _scores(gt, pred)
+    finite = psnr(gt, pred).tolist()[1:]
+    assert summary.per_image["psnr"][0] is None  # stored as null, never Infinity
+    assert summary.metrics["psnr"] == pytest.approx(np.mean(finite))
+    assert summary.left_out_of_mean["psnr"]["count"] == 1
+    assert summary.left_out_of_mean["psnr"]["ids"] == ["0"]
+    assert summary.metrics["ssim"] == pytest.approx(np.mean(summary.per_image["ssim"]))  # SSIM keeps every image
+    json.dumps(summary.__dict__, allow_nan=False)
+    lo, hi = summary.ci95["psnr"]
+    assert lo <= summary.metrics["psnr"] <= hi
 
 
 def test_all_identical_gives_no_psnr_rather_than_infinity():
-    from colorbench.scoring.evaluate import summarize_scores
-
     gt, _ = _photo_pair("noise")
-    per_image = {"id": ["a", "b", "c"], **{k: v.tolist() for k, v in score(gt, gt).items()}}
-    summary = summarize_scores(per_image)
-    assert summary["metrics"]["psnr"] is None and summary["ci95"]["psnr"] is None
-    assert summary["left_out_of_mean"]["psnr"]["count"] == 3
-    assert summary["metrics"]["lpips"] == 0 and summary["ci95"]["lpips"] == [0.0, 0.0]
+    summary = _scores(gt, gt)
+    assert summary.metrics["psnr"] is None and summary.ci95["psnr"] is None
+    assert summary.left_out_of_mean["psnr"]["count"] == 3
+    assert summary.metrics["lpips"] == 0 and summary.ci95["lpips"] == [0.0, 0.0]

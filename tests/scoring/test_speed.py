@@ -18,15 +18,11 @@ class _Tiny(Colorizer):
     def build(self):
         return {"conv": torch.nn.Conv2d(1, 2, 3, padding=1)}
 
-    def setup_training(self):
-        self.opt = torch.optim.SGD(self.nets.parameters(), lr=0.1)
+    def optimizers(self):
+        return {"sgd": torch.optim.SGD(self.nets.parameters(), lr=0.1)}
 
-    def train_step(self, L, ab):
-        loss = torch.nn.functional.l1_loss(self.nets["conv"](L), ab)
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
-        return {"L1": loss.item()}
+    def loss(self, L, ab):
+        return torch.nn.functional.l1_loss(self.nets["conv"](L), ab)
 
     def predict(self, L, noise):
         return self.nets["conv"](L).tanh()

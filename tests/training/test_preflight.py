@@ -21,6 +21,7 @@ from colorbench.cli.run import MAX_SEED
 from colorbench.data.datasets import Dataset, Fixed, RandomCrops
 from colorbench.errors import UsageError, UserError
 from colorbench.plugins import colorizers, get_colorizer, pm
+from colorbench.run_settings import RunSettings
 from tests.helpers import Sepia, one_json, write_png
 from tests.training.test_training import QUIET, Spiky, SpikyConfig
 
@@ -65,7 +66,7 @@ class Unbounded(Spiky):
 def test_a_config_no_result_could_hold_is_refused_before_training(tmp_path):
     data = datasets.load("builtin", size=16)
     with pytest.raises(UserError, match="unbounded_test's config cannot be recorded in a result"):
-        runner.run(Unbounded, data, profile="smoke", seed=0, device=torch.device("cpu"), out_dir=tmp_path, console=QUIET)
+        runner.run(Unbounded, data, RunSettings(profile="smoke", out_dir=tmp_path), console=QUIET)
     assert not any(tmp_path.iterdir())
 
 
@@ -258,7 +259,7 @@ def test_a_batch_larger_than_the_training_set_is_refused_before_training(cli, tm
     refused(run(cli, tmp_path / "out", "--plugin", "unet_cgan", "--set", f"batch_size={len(data.train) + 1}"),
             f"unet_cgan's batch_size {len(data.train) + 1} (profile smoke) is more than the {len(data.train)} training items of builtin",
             tmp_path / "out")
-    runner.check(get_colorizer("unet_cgan"), data, profile="smoke", device=torch.device("cpu"), overrides={"batch_size": len(data.train)})
+    runner.check(get_colorizer("unet_cgan"), data, RunSettings(profile="smoke", overrides={"batch_size": len(data.train)}))
     rng = np.random.default_rng(0)
     for split, n in (("train", 4), ("test", 1)):
         for i in range(n):
@@ -298,16 +299,14 @@ def test_a_loss_network_that_cannot_be_had_is_found_before_any_method_trains(cli
 class _Trains(Sepia):
     profiles = {"smoke": dict(steps=4, batch_size=2)}
 
-    def setup_training(self):
-        self.opt, self.calls = torch.optim.SGD(self.nets.parameters(), lr=0.1), 0
+    calls = 0
 
-    def train_step(self, L, ab):
+    def optimizers(self):
+        return {"sgd": torch.optim.SGD(self.nets.parameters(), lr=0.1)}
+
+    def loss(self, L, ab):
         self.calls += 1
-        self.opt.zero_grad()
-        loss = (self.nets["tint"].weight - 0.5).square().sum()
-        loss.backward()
-        self.opt.step()
-        return {"loss": loss.item()}
+        return (self.nets["tint"].weight - 0.5).square().sum()
 
 
 class FailsScoring(_Trains):
@@ -322,10 +321,10 @@ class FailsScoring(_Trains):
 class FailsAtStep3(_Trains):
     name = "fails_at_step_3_test"
 
-    def train_step(self, L, ab):
+    def loss(self, L, ab):
         if self.calls == 2:
             raise RuntimeError("out of memory at step 3")
-        return super().train_step(L, ab)
+        return super().loss(L, ab)
 
 
 class Failing:

@@ -38,16 +38,16 @@ def test_resuming_from_a_saved_state_ends_with_the_same_weights(data, tmp_path):
 
     crashed = _unet()
     state = tmp_path / "run-training"
-    original_step = crashed.train_step
+    original_generate = crashed.generate
     calls = {"n": 0}
 
     def crash_at_step_7(L, ab):  # after the checkpoints of steps 4 (and not 8)
         calls["n"] += 1
         if calls["n"] == 7:
             raise Crash
-        return original_step(L, ab)
+        return original_generate(L, ab)
 
-    crashed.train_step = crash_at_step_7
+    crashed.generate = crash_at_step_7  # G's output, computed once per step
     with pytest.raises(Crash):
         training.train(crashed, data, seed=0, console=QUIET, state_path=state, checkpoint_every=4)
     assert checkpoints.training_state_json(state).is_file()
@@ -62,13 +62,13 @@ def test_resuming_from_a_saved_state_ends_with_the_same_weights(data, tmp_path):
 def test_every_rng_and_optimizer_state_round_trips_through_files(data, tmp_path):
     model = _unet()
     training.train(model, data, seed=0, console=QUIET)
-    state = training.capture(model, 12, [{"step": 3, "reason": "x"}])
+    state = training.Trainer(model).capture(12, [{"step": 3, "reason": "x"}])
     checkpoints.write_training_state(tmp_path / "s-training", state)
     again = checkpoints.read_training_state(tmp_path / "s-training")
     assert again["step"] == 12 and again["remedies"] == [{"step": 3, "reason": "x"}]
     assert torch.equal(again["rng"]["torch"], state["rng"]["torch"])
-    assert again["optimizers"]["opt_G"]["param_groups"] == state["optimizers"]["opt_G"]["param_groups"]
-    assert set(again["optimizers"]["opt_G"]["state"]) == set(state["optimizers"]["opt_G"]["state"])  # int keys kept
+    assert again["optimizers"]["G"]["param_groups"] == state["optimizers"]["G"]["param_groups"]
+    assert set(again["optimizers"]["G"]["state"]) == set(state["optimizers"]["G"]["state"])  # int keys kept
 
 
 @dataclass
@@ -88,18 +88,16 @@ class Spiky(Colorizer):
     def build(self):
         return {"tint": torch.nn.Linear(1, 2, bias=False)}
 
-    def setup_training(self):
-        self.opt = torch.optim.SGD(self.nets.parameters(), lr=self.config.lr)
+    def optimizers(self):
+        self.opt = torch.optim.SGD(self.nets.parameters(), lr=self.config.lr)  # kept: the loss reads its rate
+        return {"sgd": self.opt}
 
-    def train_step(self, L, ab):
+    def loss(self, L, ab):
         pred = self.nets["tint"].weight.view(1, 2, 1, 1).expand_as(ab)
         loss = torch.nn.functional.mse_loss(pred, ab)
         if self.opt.param_groups[0]["lr"] > self.config.unstable_above:
             loss = loss * float("inf")
-        self.opt.zero_grad()
-        loss.backward()
-        self.opt.step()
-        return {"mse": loss.item()}
+        return loss, {"mse": loss}
 
     def predict(self, L, noise):
         return self.nets["tint"].weight.view(1, 2, 1, 1).expand(len(L), 2, *L.shape[2:])

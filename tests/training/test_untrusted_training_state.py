@@ -41,11 +41,11 @@ def saved(tmp_path_factory, dataset):
     """A genuine state after one real step, as `training.train` writes it."""
     model = new_model()
     model.nets.train()
-    model.setup_training()
+    trainer = training.Trainer(model)
     L, ab = rgb_to_normalized(training.batch_at(dataset.train, model.config.batch_size, 0, 0))
-    model.phases()[0].step(L, ab)
+    trainer.step(model.phases()[0], L, ab)
     path = tmp_path_factory.mktemp("state") / NAME
-    checkpoints.write_training_state(path, {**training.capture(model, 1, []), "run": {"run_id": "x"}})
+    checkpoints.write_training_state(path, {**trainer.capture(1, []), "run": {"run_id": "x"}})
     return path
 
 
@@ -140,12 +140,15 @@ CASES = {
     "weights of another shape": (lambda f: retensor(f, lambda t: t.update({_first("s.nets.", "weight")(t): torch.zeros(3)})), "of another shape or type"),
     "weights of another type": (lambda f: retensor(f, lambda t: t.update({(k := _first("s.nets.", "weight")(t)): t[k].to(torch.int8)})), "is int8"),
     "Adam's moment of another shape": (lambda f: retensor(f, lambda t: t.update({_first("s.optimizers.", "exp_avg")(t): torch.zeros(2)})), "exp_avg: shape [2]"),
-    "a learning rate as text": (_json(lambda s: set_item(s["state"], ["optimizers", "opt_G", "param_groups", 0, "lr"], "fast")), "param_groups.0.lr: 'fast' is not a float"),
+    "a learning rate as text": (_json(lambda s: set_item(s["state"], ["optimizers", "G", "param_groups", 0, "lr"], "fast")), "param_groups.0.lr: 'fast' is not a float"),
     "an optimiser missing": (_json(lambda s: item(s["state"], "optimizers")["__items__"].pop()), "optimizers: not those of unet_cgan"),
     "Python's RNG too short": (_json(lambda s: set_item(s["state"], ["rng", "python"], [3, [1, 2, 3], None])), "rng: not a generator's state"),
     "numpy's RNG too short": (_json(lambda s: set_item(s["state"], ["rng", "numpy"], ["MT19937", [1, 2], 0, 0, 0.0])), "rng: not a generator's state"),
     "torch's RNG too short": (lambda f: retensor(f, lambda t: t.update({"s.rng.torch": t["s.rng.torch"][:100].clone()})), "rng: not a generator's state"),
     "too many remedies": (_json(lambda s: set_item(s["state"], ["remedies"], [{}] * 9)), "remedies: not a list of at most 3"),
+    "batches made another way": (_json(lambda s: set_item(s["state"], ["loader"], "workers")), "loader: 'workers': its batches were made in worker processes"),
+    "a scheduler it has not": (_json(lambda s: set_item(s["state"], ["schedulers"], {"__items__": [["G", {"__items__": []}]]})), "schedulers: not those of unet_cgan (none)"),
+    "a scaler it has not": (_json(lambda s: set_item(s["state"], ["scaler"], {"__items__": [["scale", 1.0]]})), "scaler: not its state (none)"),
 }
 
 
