@@ -182,9 +182,10 @@ def check_loaded(cls: type[Colorizer], data: Dataset, source: WeightsSource) -> 
     return colorizer
 
 
-def run(cls: type[Colorizer], data: Dataset, run_settings: RunSettings, *, console: Console) -> dict:
+def run(cls: type[Colorizer], data: Dataset, run_settings: RunSettings, *, console: Console):
     """Run ``cls`` on ``data`` as ``run_settings`` say and write its result into its
-    ``out_dir``; returns the result.
+    ``out_dir``; returns the result as its file is read (`results.as_read`: a
+    `schemas.ScoredRun` or `schemas.DivergedRun`).
 
     The method is trained, or (``weights``, or a method that trains nothing but has
     published weights) loaded and not trained: its ``training`` record then says
@@ -238,8 +239,7 @@ def run(cls: type[Colorizer], data: Dataset, run_settings: RunSettings, *, conso
     if trained["status"] == "diverged":  # no scores: a NaN never reaches a result as a number
         result["diverged"] = trained["diverged"]
         result["wall_seconds"] = round(time.perf_counter() - start, 3)
-        result["file"] = str(results.write(result, out_dir))
-        return result
+        return results.as_read(result, results.write(result, out_dir))
 
     if source is None and colorizer.trainable:
         path, digest = checkpoints.save(
@@ -256,8 +256,7 @@ def run(cls: type[Colorizer], data: Dataset, run_settings: RunSettings, *, conso
             raise UserError(f"{one_line(e)}; the trained weights are kept: {result['checkpoint']['path']}") from e
         raise
     result["wall_seconds"] = round(time.perf_counter() - start, 3)
-    result["file"] = str(results.write(result, out_dir))
-    return result
+    return results.as_read(result, results.write(result, out_dir))
 
 
 def _train(colorizer: Colorizer, data: Dataset, run_settings: RunSettings, *, config: dict, console: Console) -> tuple[str, dict]:

@@ -214,9 +214,9 @@ def run(
             warn(f"{cls.name} failed: {message}")
             failed.append({"plugin": cls.name, "status": "error", "error": message})
             continue
-        if result["status"] == "diverged":
-            d = result["diverged"]
-            failed.append({"plugin": cls.name, "status": "diverged", "error": f"diverged at step {d['step']} ({d['phase']}): {d['reason']}", "file": result["file"]})
+        if result.status == "diverged":
+            d = result.diverged
+            failed.append({"plugin": cls.name, "status": "diverged", "error": f"diverged at step {d.step} ({d.phase}): {d.reason}", "file": result._path})
         else:
             done.append(result)
 
@@ -224,54 +224,54 @@ def run(
         return "n/a" if value is None else f"{value:.{digits}f}"
 
     def spread(r) -> str:
-        d = r["diversity"]
-        if not d["applicable"]:
+        d = r.diversity
+        if not d.applicable:
             return "—"
-        text = number(d["lpips"], 4) if d["lpips"] is not None else f"σab {d['ab_std']:.2f}"
-        return text + ("!" if d["noise_ignored"] else "")
+        text = number(d.lpips, 4) if d.lpips is not None else f"σab {d.ab_std:.2f}"
+        return text + ("!" if d.noise_ignored else "")
 
     def render():
         if not done:
             return
         first = done[0]
         # the metrics with a column, as the results record them (title, digits, direction)
-        columns = {n: m for n, m in first["protocol"]["metrics"].items() if m["title"]}
+        columns = {n: m for n, m in first.protocol.metrics.items() if m.title}
         arrows = {True: " ↑", False: " ↓", None: ""}
         table = Table(
-            "method", *(m["title"] + arrows[m["higher_is_better"]] for m in columns.values()), "diversity", "train s",
-            title=f"{data.name}, {data.size} px, {first['protocol']['dataset']['scored']} test images "
-            f"(CF of the truth {first['metrics']['colourfulness_gt']:.2f})",
+            "method", *(m.title + arrows[m.higher_is_better] for m in columns.values()), "diversity", "train s",
+            title=f"{data.name}, {data.size} px, {first.protocol.dataset.scored} test images "
+            f"(CF of the truth {first.metrics['colourfulness_gt']:.2f})",
             title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True,
         )
         # gray first (every row is read against it), hint-based methods last (not comparable)
-        for r in sorted(done, key=lambda r: (bool(r["plugin"].get("hint")), r["plugin"]["name"] != "gray")):
-            name = r["plugin"]["name"] + (" (hint)" if r["plugin"].get("hint") else "")
-            values = [number(r["metrics"].get(n), m["digits"]) for n, m in columns.items()]
-            table.add_row(name, *values, spread(r), f"{r['training']['seconds']:.1f}")
+        for r in sorted(done, key=lambda r: (bool(r.plugin.hint), r.plugin.name != "gray")):
+            name = r.plugin.name + (" (hint)" if r.plugin.hint else "")
+            values = [number(r.metrics.get(n), m.digits) for n, m in columns.items()]
+            table.add_row(name, *values, spread(r), f"{r.training.seconds:.1f}")
         stdout.print(table)
-        stochastic = [r for r in done if r["diversity"]["applicable"]]
+        stochastic = [r for r in done if r.diversity.applicable]
         notes = ["Means over the test images; intervals, per-image values, speed: the result file."]
         if stochastic:
             notes.append(
-                f"diversity: mean LPIPS between {stochastic[0]['diversity']['samples']} samples per image; "
+                f"diversity: mean LPIPS between {stochastic[0].diversity.samples} samples per image; "
                 f"! = noise ignored (< {diversity_threshold()})."
             )
-        if any(r["plugin"].get("hint") for r in done):
+        if any(r.plugin.hint for r in done):
             notes.append("(hint): given a hint at test time.")
         for note in notes:
             stdout.print(note, highlight=False)
-        if excluded := first["protocol"]["dataset"]["excluded"]:
-            stdout.print(f"{excluded} grayscale test image(s) excluded from scoring: {listed(first['protocol']['dataset']['excluded_ids'])}", highlight=False)
+        if excluded := first.protocol.dataset.excluded:
+            stdout.print(f"{excluded} grayscale test image(s) excluded from scoring: {listed(first.protocol.dataset.excluded_ids)}", highlight=False)
         for r in done:
-            if left := r.get("left_out_of_mean", {}).get("psnr"):
-                stdout.print(f"{r['plugin']['name']}: {left['count']} image(s) identical to the truth left out of the PSNR mean (PSNR = +inf).")
-            for metric, reason in r.get("not_computed", {}).items():
-                shown = r["protocol"]["metrics"].get(metric, {}).get("title") or metric
-                stdout.print(f"{r['plugin']['name']}: {shown} not computed: {reason}")
-            if r["diversity"].get("noise_ignored"):
-                stdout.print(f"{r['plugin']['name']}: its samples barely differ: the method ignores its noise.")
+            if left := r.left_out_of_mean.get("psnr"):
+                stdout.print(f"{r.plugin.name}: {left.count} image(s) identical to the truth left out of the PSNR mean (PSNR = +inf).")
+            for metric, reason in r.not_computed.items():
+                shown = (record.title if (record := r.protocol.metrics.get(metric)) else None) or metric
+                stdout.print(f"{r.plugin.name}: {shown} not computed: {reason}")
+            if r.diversity.noise_ignored:
+                stdout.print(f"{r.plugin.name}: its samples barely differ: the method ignores its noise.")
         for r in done:
-            stdout.print(f"result: {r['file']}" + (f"\ncheckpoint: {r['checkpoint']['path']}" if r["checkpoint"] else ""), highlight=False)
+            stdout.print(f"result: {r._path}" + (f"\ncheckpoint: {r.checkpoint.path}" if r.checkpoint else ""), highlight=False)
 
     def render_all():
         render()
@@ -279,7 +279,7 @@ def run(
             stdout.print(Text.assemble((f"{f['plugin']}: {f['status']}", "red"), f": {f['error']}"), highlight=False)
 
     emit(
-        {"results": [{k: v for k, v in r.items() if k != "per_image"} for r in done], "failed": failed},
+        {"results": [r.shown() for r in done], "failed": failed},
         json_output,
         render_all,
     )

@@ -51,32 +51,32 @@ def score(
         exit_after_output(str(e))
 
     dataset = {"name": f"folder:{ground_truth.resolve()}", "split": "all", "size": "own", "sizes": scored["sizes"], "count": scored["count"]}
-    result = results.for_score(
+    record = results.for_score(
         device=dev, dataset=dataset, pairing=PAIRING_RULE, evaluation=EVALUATION_RULE, predictions=predictions.resolve(), scored=scored
     )
+    result = results.as_read(record, out)  # what is shown is what --out stores
     if out is not None:
-        outputs.write(out, results.dumps(result))
-        result["file"] = str(out)
+        outputs.write(out, results.dumps(record))
         stderr.print(f"result: {out}", highlight=False)
 
     def render():
-        data = result["protocol"]["dataset"]
-        table = Table("metric", "value", "95% interval", title=f"{predictions} vs {ground_truth}: {data['scored']} image(s)")
-        for name, value in result["metrics"].items():
-            ci = result["ci95"].get(name)
+        data = result.protocol.dataset
+        table = Table("metric", "value", "95% interval", title=f"{predictions} vs {ground_truth}: {data.scored} image(s)")
+        for name, value in result.metrics.items():
+            ci = result.ci95.get(name)
             table.add_row(
                 name,
                 "n/a" if value is None else f"{value:.4f}",
                 "" if ci is None else f"[{ci[0]:.4f}, {ci[1]:.4f}]",
             )
         stdout.print(table)
-        if data["excluded"]:
-            ids = data["excluded_ids"]
+        if data.excluded:
+            ids = data.excluded_ids
             listed = ", ".join(ids[:_SHOWN_PER_KIND]) + (f" and {len(ids) - _SHOWN_PER_KIND} more" if len(ids) > _SHOWN_PER_KIND else "")
-            stdout.print(f"{data['excluded']} grayscale ground-truth image(s) excluded from scoring: {listed}", highlight=False, soft_wrap=True)
-        if left := result["left_out_of_mean"].get("psnr"):
-            stdout.print(f"{left['count']} image(s) identical to the truth left out of the PSNR mean (PSNR = +inf).")
-        for metric, reason in result["not_computed"].items():
-            stdout.print(f"{result['protocol']['metrics'][metric]['title'] or metric} not computed: {reason}")
+            stdout.print(f"{data.excluded} grayscale ground-truth image(s) excluded from scoring: {listed}", highlight=False, soft_wrap=True)
+        if left := result.left_out_of_mean.get("psnr"):
+            stdout.print(f"{left.count} image(s) identical to the truth left out of the PSNR mean (PSNR = +inf).")
+        for metric, reason in result.not_computed.items():
+            stdout.print(f"{result.protocol.metrics[metric].title or metric} not computed: {reason}")
 
-    emit({k: v for k, v in result.items() if k != "per_image"}, json_output, render)
+    emit(result.shown(), json_output, render)

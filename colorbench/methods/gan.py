@@ -1,4 +1,4 @@
-"""What the GAN colourizers share: pix2pix's objective and its training step.
+"""What the GAN colourizers share: pix2pix's objective, as losses and training phases.
 
 G maps L (and a code: noise, or a hint such as a colour histogram, at the
 bottleneck) to ab; D is a PatchGAN on whatever `d_input` shows it. G's loss is

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import colorbench
+from colorbench.errors import UserError
 from colorbench.files import write_atomic
 
 SCHEMA_VERSION = 2
@@ -157,6 +158,19 @@ def dumps(result: dict) -> bytes:
 
 def write(result: dict, out_dir: Path) -> Path:
     return write_atomic(Path(out_dir) / f"{result['run_id']}.json", dumps(result))
+
+
+def as_read(result: dict, path: Path | None = None):
+    """``result`` as the one reader reads its file (`parse` of `dumps`), typed, with
+    ``path``, the file holding it, if any: what a command shows is what is stored."""
+    from colorbench.reporting import schemas
+
+    try:
+        typed = parse(dumps(result))
+    except schemas.SchemaError as e:  # a plugin metric's value outside its declared range...
+        raise UserError(f"the result{f' {path}' if path else ''} would not read back from its file ({e}): a bug in a method or metric plugin?") from None
+    typed._path = str(path or "")
+    return typed
 
 
 class NotAResult(ValueError):

@@ -130,7 +130,7 @@ class MetricSpec(_Record):
     title: str | None
     digits: Annotated[int, Field(ge=0, le=12)]
     narrow_table: bool
-    valid_range: Interval
+    valid_range: Annotated[list[int | float], Field(min_length=2, max_length=2)]  # a plugin's ints kept as stored
 
     @model_validator(mode="after")
     def _ordered(self) -> MetricSpec:
@@ -151,6 +151,7 @@ class Dataset(_Record):
 class ScoredDataset(Dataset):
     scored: Count
     excluded: Count
+    excluded_ids: list[str] = []
 
 
 class _Protocol(_Record):
@@ -195,7 +196,9 @@ class Training(_Record):
 
 class Diversity(_Record):
     applicable: bool
+    samples: Count | None = None
     lpips: NonNegative | None = None
+    ab_std: NonNegative | None = None
     noise_ignored: bool | None = None
 
 
@@ -205,7 +208,7 @@ class Inference(_Record):
 
 class Speed(_Record):
     inference: Inference | None = None
-    flops_per_image: NonNegative | None = None
+    flops_per_image: Count | NonNegative | None = None  # a count, kept an int as stored
 
 
 def _unique(ids: list[str]) -> list[str]:
@@ -216,6 +219,22 @@ def _unique(ids: list[str]) -> list[str]:
 
 
 ImageIds = Annotated[list[str], Field(min_length=1), AfterValidator(_unique)]
+
+
+class LeftOut(_Record):
+    """Images a metric's mean leaves out (a PSNR of +inf)."""
+
+    count: Count
+
+
+class StoredCheckpoint(_Record):
+    path: str
+
+
+class Divergence(_Record):
+    step: Count
+    phase: str
+    reason: str
 
 
 class Samples(_Record):
@@ -241,7 +260,7 @@ class PerImage(_Record):
 class _Result(_Record):
     """A result file, typed: what every reader of results reads (`colorbench.reporting.results.parse`)."""
 
-    _path: str = PrivateAttr("")  # the file it was read from
+    _path: str = PrivateAttr("")  # the file it was read from, or written to ("" if none)
     schema_version: Literal[SCHEMA_VERSION]
     created: str
     colorbench_version: str
@@ -249,6 +268,8 @@ class _Result(_Record):
     metrics: dict[str, float | None]
     ci95: dict[str, Interval | None] = {}
     per_image: PerImage | None = None
+    left_out_of_mean: dict[str, LeftOut] = {}
+    not_computed: dict[str, str] = {}  # {metric: why}
     protocol: _Protocol
 
     @model_validator(mode="after")
@@ -267,6 +288,11 @@ class _Result(_Record):
                 _check_range(name, value, f"per_image.{name}.{i}", records.get(name))
         return self
 
+    def shown(self) -> dict:
+        """What ``--json`` prints of a result: what its file holds, per-image values
+        aside (they are most of it), and the file, if it has one."""
+        return self.model_dump(mode="json", exclude_unset=True, exclude={"per_image"}) | ({"file": self._path} if self._path else {})
+
 
 class ScoredRun(_Result):
     """What `colorbench run` writes for a method that trained and was scored."""
@@ -279,6 +305,7 @@ class ScoredRun(_Result):
     diversity: Diversity | None = None
     speed: Speed | None = None
     samples: Samples | None = None
+    checkpoint: StoredCheckpoint | None = None
 
 
 class DivergedRun(ScoredRun):
@@ -286,6 +313,7 @@ class DivergedRun(ScoredRun):
 
     status: Literal["diverged"]
     protocol: RunProtocol
+    diverged: Divergence
 
 
 class ScoreResult(_Result):
