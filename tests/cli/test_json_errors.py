@@ -113,6 +113,12 @@ TERMINATED = textwrap.dedent('''
 ''')
 
 
+def _interruptible() -> None:
+    """Ctrl-C as at a terminal: a shell starts background jobs (CI run with `&`) with
+    SIGINT ignored, and Python then leaves it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("name, code", [("TERM", 143), ("INT", 130)])
 def test_an_interrupted_colorize_says_so_once_and_leaves_only_whole_files(tmp_path, name, code):
     for i in range(3):
@@ -120,7 +126,7 @@ def test_an_interrupted_colorize_says_so_once_and_leaves_only_whole_files(tmp_pa
     done = subprocess.run(
         [sys.executable, "-c", TERMINATED.replace("{signal}", name), "colorize", tmp_path / "in", "--plugin", "stopped",
          "--out", tmp_path / "out", "--json"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300, preexec_fn=_interruptible,
     )
     assert done.returncode == code, done.stderr
     assert json.loads(done.stdout) == {"error": done.stderr.strip().removeprefix("Error: "), "exit_code": code}
