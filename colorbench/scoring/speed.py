@@ -88,7 +88,8 @@ def training_speed(colorizer, data, *, seed: int, budget_s: float) -> dict:
     if not colorizer.trainable:
         return {"applicable": False, "reason": "nothing to train"}
     from colorbench.lab import rgb_to_normalized
-    from colorbench.training.trainer import Trainer, batch_at
+    from colorbench.training.batches import batch_at
+    from colorbench.training.trainer import Trainer
 
     device = colorizer.device
     clone = copy.deepcopy(colorizer)

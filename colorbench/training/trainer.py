@@ -25,7 +25,7 @@ from colorbench.data.datasets import Dataset
 from colorbench.lab import rgb_to_normalized
 from colorbench.methods.colorizer import Colorizer, Phase
 from colorbench.training import state_dicts
-from colorbench.training.batches import batch_at, loader  # noqa: F401  (batch_at: a step's batch, for tests and tools)
+from colorbench.training.batches import loader
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 """Autocast's type for each ``precision``; fp32 runs without autocast."""

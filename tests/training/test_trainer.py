@@ -9,7 +9,7 @@ from rich.console import Console
 from colorbench.data import datasets
 from colorbench.methods.colorizer import Colorizer, Phase, TrainConfig, Update
 from colorbench.plugins import get_colorizer
-from colorbench.training import checkpoints, trainer as training
+from colorbench.training import batches, checkpoints, trainer as training
 from colorbench.training.batches import loader
 
 QUIET = Console(quiet=True)
@@ -270,13 +270,13 @@ def test_a_resumed_run_continues_its_schedulers_exactly(data, tmp_path):
 def test_the_loader_gives_each_step_the_batch_batch_at_gives_and_leaves_the_global_rng_alone(data):
     train = data.train
     torch.manual_seed(5)
-    expected = [training.batch_at(train, 4, 7, step) for step in range(3, 8)]
+    expected = [batches.batch_at(train, 4, 7, step) for step in range(3, 8)]
     torch.manual_seed(5)
-    batches = iter(loader(train, batch_size=4, seed=7, start=3, total=8))
+    made = iter(loader(train, batch_size=4, seed=7, start=3, total=8))
     assert torch.equal(torch.get_rng_state(), torch.manual_seed(5).get_state())  # iter() drew nothing
     torch.manual_seed(5)
-    assert all(torch.equal(next(batches), batch) for batch in expected)
-    assert next(batches, None) is None
+    assert all(torch.equal(next(made), batch) for batch in expected)
+    assert next(made, None) is None
 
 
 def _unet_with(workers, data, seed=0):

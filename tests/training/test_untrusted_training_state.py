@@ -17,7 +17,7 @@ from rich.console import Console
 from safetensors.torch import load_file, save_file
 
 from colorbench.data import datasets
-from colorbench.training import checkpoints, trainer as training
+from colorbench.training import batches, checkpoints, trainer as training
 from colorbench.errors import UserError
 from colorbench.lab import rgb_to_normalized
 from colorbench.plugins import get_colorizer
@@ -42,7 +42,7 @@ def saved(tmp_path_factory, dataset):
     model = new_model()
     model.nets.train()
     trainer = training.Trainer(model)
-    L, ab = rgb_to_normalized(training.batch_at(dataset.train, model.config.batch_size, 0, 0))
+    L, ab = rgb_to_normalized(batches.batch_at(dataset.train, model.config.batch_size, 0, 0))
     trainer.step(model.phases()[0], L, ab)
     path = tmp_path_factory.mktemp("state") / NAME
     checkpoints.write_training_state(path, {**trainer.capture(1, []), "run": {"run_id": "x"}})
