@@ -11,6 +11,7 @@ from colorbench.methods.colorizer import Colorizer, Phase, TrainConfig, Update
 from colorbench.plugins import get_colorizer
 from colorbench.training import batches, checkpoints, trainer as training
 from colorbench.training.batches import loader
+from tests.training.test_training import Spiky
 
 QUIET = Console(quiet=True)
 
@@ -184,35 +185,14 @@ def test_a_unet_cgan_trains_in_bf16_on_the_cpu(data):
 
 
 # ------------------------------------------------------------------ rollback and resume with schedulers
-@dataclass
-class SpikyConfig(TrainConfig):
-    steps: int = 6
-    batch_size: int = 4
-    unstable_above: float = 0.03  # learning rates above this blow up
+class ScheduledSpiky(Spiky):
+    """Spiky (diverges while its learning rate is too high), with a scheduler that
+    shrinks the rate 0.9x a step."""
 
-
-class ScheduledSpiky(Colorizer):
-    """Diverges while its learning rate is too high; a scheduler shrinks the rate 0.9x a step."""
-
-    name, description, paper = "scheduled_spiky_test", "diverges at high learning rates", "none: a test"
-    Config = SpikyConfig
-
-    def build(self):
-        return {"tint": torch.nn.Linear(1, 2, bias=False)}
-
-    def optimizers(self):
-        self.opt = torch.optim.SGD(self.nets.parameters(), lr=0.1)
-        return {"sgd": self.opt}
+    name = "scheduled_spiky_test"
 
     def schedulers(self, optimizers):
         return {"sgd": torch.optim.lr_scheduler.LambdaLR(optimizers["sgd"], lambda step: 0.9**step)}
-
-    def loss(self, L, ab):
-        loss = torch.nn.functional.mse_loss(self.nets["tint"].weight.view(1, 2, 1, 1).expand_as(ab), ab)
-        return loss * float("inf") if self.opt.param_groups[0]["lr"] > self.config.unstable_above else loss
-
-    def predict(self, L, noise):
-        return self.nets["tint"].weight.view(1, 2, 1, 1).expand(len(L), 2, *L.shape[2:])
 
 
 def test_a_rollback_halves_the_scheduled_rates_for_good(data):
