@@ -304,6 +304,8 @@ def _score(result: dict, colorizer: Colorizer, data: Dataset, *, seed: int, n_sa
     if not timing["training"].get("applicable", True) and timing["training"]["reason"].startswith("could not"):
         console.print(Text.assemble(("warning:", "yellow"), f" {cls.name}: training speed {timing['training']['reason']}"), highlight=False)
     results.add_scores(result, scored)
+    if "native_output" in scored:
+        result["native_output"] = scored["native_output"]
     result.update(
         diversity=scored["diversity"],
         speed=timing,

@@ -2,6 +2,10 @@
 
 Every board shows it, because GAN colourizers often score below it on PSNR while
 looking far better; a method is only interesting next to this row.
+
+| the paper says | colorbench does | why |
+|---|---|---|
+| - (no paper) | ab = 0 everywhere: the gray input, as the core joins it with L | the floor every paper's method is read against |
 """
 
 import torch

@@ -1,48 +1,27 @@
-"""Colour-histogram conditional GAN: Wan (2019) §4.1 (a U-Net cGAN told which colours to use).
+"""Oracle colour-histogram cGAN: a pix2pix U-Net cGAN in Lab told which colours to use (a hint-based option).
+
+Not a paper's method: Wan (2019) §4.1's proposal, a histogram predicted from
+the gray image by a classifier, is class_histogram_gan. This one is given the
+histogram of a reference image and, in the benchmark, of the ground truth
+itself, so it measures what a perfect colour hint is worth. Results mark it
+hint-based and the board shows it apart from the automatic methods.
 
 Ching Pui Wan, "A Survey on Colorization with cGAN: study report on conditional
-generative adversarial networks", HKUST, 2019.
+generative adversarial networks", HKUST, 2019 (the idea, §4.1).
 
-What it follows:
-- Generator (Wan §4.1, on §3.4's U-Net): L -> ab, pix2pix's U-Net, with a
-  colour histogram concatenated at the 1x1 bottleneck where unet_cgan puts its
-  noise. The histogram is of ab over the normalised ab square [-1, 1]^2, cut
-  into ``hist_bins`` x ``hist_bins`` equal cells, flattened row-major (a, then
-  b), normalised to sum to 1 per image, then multiplied by the number of cells
-  (see below).
-- Where the histogram comes from: in training, the ground truth's own ab (the
-  generator learns to colour with the colours it is given); when colourizing,
-  a reference image's ab (`colorize --reference IMG`). The benchmark's
-  evaluation hands a `hint` method the ground truth as its reference, so its
-  scores are those of an oracle hint and results mark it as hint-based: they
-  do not compare with automatic methods' on equal terms.
-- Discriminator, loss and optimiser as unet_cgan (Wan §3.4; Stancu 2023): a
-  PatchGAN on L (plus Gaussian noise of std 0.05, as Wan does) and ab;
-  vanilla cGAN loss + lambda * L1 with lambda = 100, D's loss halved; Adam,
-  2e-4, betas (0.5, 0.999) for G and D.
+| the paper says | colorbench does | why |
+|---|---|---|
+| §4.1: "incorporate the color histogram of similar images into the latent variable in the bottleneck of the 'encoder-decoder' styled generator" | the ab histogram of a reference image at the 1x1 bottleneck of a pix2pix U-Net (Lab, L1) | deliberate: an upper bound for histogram conditioning, on the U-Net of the 2019 version of unet_cgan |
+| §4.1: the histogram is "a weighted color histogram among the classes predicted by the classifier" | the reference's own histogram: in training the ground truth's, when colourizing `colorize --reference IMG`, in the benchmark the ground truth's (an oracle) | deliberate: this is the oracle option; the paper's version is class_histogram_gan |
+| §4.1: "the color histogram in the ab space of the L*a*b* color space" | ab over [-1, 1]^2 (normalised), 10 x 10 equal cells, row-major (a, then b), summing to 1, times the number of cells | the binning is not given: 100 dimensions, the size of the noise vector it replaces; times bins^2 so each input has mean 1 like unit-variance noise (summing to 1, G learned from them 5x slower in a test of 30 steps) |
+| §3.4: D conditioned on the gray image, with noise on it | a PatchGAN on (L + N(0, 0.05^2), ab) | as the 2019 unet_cgan this was built on |
+| Eq. 3: no L1 to the true colours | vanilla cGAN loss + 100 L1 on ab (pix2pix), D's loss halved; Adam 2e-4, betas (0.5, 0.999) | deliberate: a pix2pix model, trained as unet_cgan's version 1 |
+| - | no noise vector: the histogram takes its place (`z_dim` must stay 0); deterministic for a given reference | with the colours given, little ambiguity is left for noise |
+| - | one reference (a batch of one) serves every image of a batch, as `colorize --reference` does; otherwise references pair with images | - |
 
-What it changes, and why:
-- No noise: the histogram takes the noise's place at the bottleneck (`z_dim`
-  must stay 0), so the method is deterministic for a given reference. With the
-  colours given, little ambiguity is left for noise to express, and pix2pix
-  found its generator learns to ignore bottleneck noise anyway.
-- 10 x 10 bins (22 CIE units a side), so the code has 100 dimensions, the size
-  of unet_cgan's noise vector: the two generators have the same shape and
-  differ only in what their code says. The paper's binning could not be
-  checked; this one is ours. The histogram is a hard (non-differentiable)
-  count: it is computed from data, never from G's output.
-- G gets the histogram times the number of cells (bins^2): a density relative
-  to the uniform histogram, mean 1 per dimension like the unit-variance noise
-  it replaces. Summing to 1, each of 100 inputs is ~0.01 and G learns to use
-  them slowly: taught to paint one L with either of two colours that only the
-  histogram tells apart, after 30 Adam steps its colours moved 10% of the way
-  from one to the other; scaled, 50%.
-- A single reference (batch of one) is used for every image of a batch, as
-  `colorize --reference` does; otherwise references pair with images.
-- Depth follows the working size, batch norm runs in eval mode when
-  colourizing, and the profiles match unet_cgan's: `smoke` (tests), `quick`
-  (minutes on two CPU cores), `full` (about 200 epochs of CIFAR-10's 50,000
-  images at batch 128, the paper's scale).
+Profiles: `smoke` (tests); `quick`: 200 steps at batch 16 (minutes on two CPU
+cores); `full`: 78,000 steps at batch 128 (about 200 epochs of CIFAR-10's
+50,000 images; no paper fixes this option's scale).
 """
 
 from __future__ import annotations
@@ -53,18 +32,8 @@ import torch
 
 import colorbench
 from colorbench.methods.gan import GANColorizer, GANConfig, PIX2PIX_PROFILES
+from colorbench.methods.histograms import ab_histogram
 from colorbench.methods.networks import UNet
-
-
-def ab_histogram(ab: torch.Tensor, bins: int) -> torch.Tensor:
-    """Normalised ab (B, 2, H, W) -> (B, bins * bins) histograms, each summing to 1.
-
-    Cells split [-1, 1]^2 evenly; the index is a_cell * bins + b_cell, and values
-    outside the square count in the edge cells."""
-    cells = ((ab.detach() + 1) / 2 * bins).floor().clamp(0, bins - 1).long()  # (B, 2, H, W)
-    index = (cells[:, 0] * bins + cells[:, 1]).flatten(1)  # (B, H * W)
-    counts = torch.zeros(len(ab), bins * bins, device=ab.device).scatter_add_(1, index, torch.ones_like(index, dtype=torch.float))
-    return counts / index.shape[1]
 
 
 @dataclass
@@ -76,10 +45,10 @@ class HistogramCGANConfig(GANConfig):
 
 class HistogramCGAN(GANColorizer):
     name = "histogram_cgan"
-    description = "U-Net cGAN with a reference's ab colour histogram at the bottleneck, PatchGAN on L, cGAN + 100 L1"
+    description = "Oracle hint: pix2pix U-Net cGAN in Lab given a reference's ab colour histogram at the bottleneck, cGAN + 100 L1"
     paper = (
-        'Ching Pui Wan, "A Survey on Colorization with cGAN: study report on conditional generative adversarial '
-        'networks", HKUST, 2019, §4.1 (colour-histogram conditioning of §3.4\'s U-Net cGAN)'
+        'oracle hint, no paper (idea from Wan 2019 §4.1): Ching Pui Wan, "A Survey on Colorization with cGAN: '
+        'study report on conditional generative adversarial networks", HKUST, 2019'
     )
     stochastic = False
     hint = "colour histogram of a reference image (default: the ground truth itself: an oracle hint)"

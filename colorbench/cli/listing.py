@@ -25,11 +25,18 @@ def list_colorizers(json_output: JsonOption = False) -> None:
 
     def render():
         weights = any(r["published_weights"] for r in rows)  # a column only when some method has them
-        table = Table("name", "description", "paper", "stochastic", *(["weights"] if weights else []), title="colourizers")
+        table = Table(title="colourizers", expand=True)
+        table.add_column("name", no_wrap=True)
+        table.add_column("description", ratio=2)  # the longest text: most of the width
+        table.add_column("paper", ratio=1)
+        for column in ["stochastic", *(["weights"] if weights else [])]:
+            table.add_column(column)
         for r in rows:
             shown = [", ".join(r["published_weights"]) or "—"] if weights else []
-            table.add_row(*(str(r[k]) for k in ("name", "description", "paper")), "yes" if r["stochastic"] else "no", *shown)
+            short = str(r["paper"]).split(": ", 1)[0]  # its tag ("Wan 2019 §3.1"), as the board shows it
+            table.add_row(str(r["name"]), str(r["description"]), short, "yes" if r["stochastic"] else "no", *shown)
         stdout.print(table)
+        stdout.print("paper: the paper (and section) each method follows; `--json` and README.md cite it in full.", highlight=False)
         if weights:
             stdout.print("weights: published weights `run` can load instead of training; see `colorbench weights list`.", highlight=False)
         table = Table("name", "column", "kind", "better", "needs", "definition", title="metrics")

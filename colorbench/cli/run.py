@@ -270,6 +270,12 @@ def run(
                 stdout.print(f"{r.plugin.name}: {shown} not computed: {reason}")
             if r.diversity.noise_ignored:
                 stdout.print(f"{r.plugin.name}: its samples barely differ: the method ignores its noise.")
+            if native := r.native_output:  # a network that outputs RGB: its own output, beside the contract's
+                stdout.print(
+                    f"{r.plugin.name}: its own RGB output (before its ab is joined with the input's L): "
+                    f"PSNR {native.metrics['psnr']:.2f}, lightness off the gray input by {native.metrics['lightness_error']:.2f} L*.",
+                    highlight=False,
+                )
         for r in done:
             stdout.print(f"result: {r._path}" + (f"\ncheckpoint: {r.checkpoint.path}" if r.checkpoint else ""), highlight=False)
 

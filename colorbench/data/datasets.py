@@ -118,6 +118,10 @@ class RandomCrops(TorchDataset):
     def __getitem__(self, i):
         return random_crop(self.images[i % len(self.images)], self.size)
 
+    def source_of(self, i: int) -> int:
+        """The photo item ``i`` is a crop of: held-out model selection holds out photos, not crops."""
+        return i % len(self.images)
+
 
 class Fixed(TorchDataset):
     """A fixed list of (id, image) pairs."""

@@ -38,6 +38,8 @@ class TrainConfig:
     batch_size: int = 16
     # A config that computes a field from others marks it, and the user is told
     # to set those instead: field(default=0, metadata={"derived": "a + b"}).
+    # A method that picks its model on held-out training images adds
+    # ``select_every: int`` (steps; 0: off) and defines `Colorizer.selection_loss`.
 
 
 Loss = Callable[..., "torch.Tensor | tuple[torch.Tensor, dict[str, Any]]"]
@@ -62,12 +64,16 @@ class Phase:
     a later update sees the weights an earlier one changed (a GAN: D, then G).
     ``shared(L, ab)``, if given, runs once per step before them: what it returns
     (G's output, say) is passed to every loss by keyword, with ``L`` and ``ab``
-    unless it returns those too (the same batch on another scale)."""
+    unless it returns those too (the same batch on another scale).
+
+    ``selectable``: whether held-out model selection may keep a model of this
+    phase (an L1 warm-up's may not be the model a paper evaluates)."""
 
     name: str
     steps: int
     updates: list[Update]
     shared: Callable[[torch.Tensor, torch.Tensor], dict[str, Any]] | None = None
+    selectable: bool = True
 
 
 class Colorizer:
@@ -193,6 +199,22 @@ class Colorizer:
         """ab for a batch of L, in eval mode and without gradients. A stochastic
         method draws its noise from ``noise``, so samples are reproducible; a
         method with a `hint` gets the reference's normalised ab (B, 2, h, w)."""
+        raise NotImplementedError
+
+    def predict_rgb(self, L: torch.Tensor, noise: torch.Generator, reference: torch.Tensor | None = None) -> torch.Tensor | None:
+        """A method whose network reconstructs RGB itself (Wan 2019): that sRGB in
+        [0, 1], (B, 3, H, W), drawn as `predict`'s first call with the same ``noise``.
+        Evaluation scores it beside the contract's (its ab joined with the input's L).
+        None, the default, for a method that predicts ab."""
+        return None
+
+    def selection_loss(self, L: torch.Tensor, ab: torch.Tensor, noise: torch.Generator) -> torch.Tensor:
+        """Held-out model selection's criterion, for a method whose config has
+        ``select_every`` > 0: a batch's mean loss (lower is better); the first line of
+        its docstring names it in the result. Called in eval mode without gradients;
+        a stochastic method draws from ``noise``, the same at every evaluation. The
+        Trainer keeps the model that scores lowest on the held-out items
+        (`colorbench.training.selection`)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------ provided

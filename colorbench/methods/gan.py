@@ -35,8 +35,7 @@ PIX2PIX_PROFILES = {
     "quick": dict(steps=200, batch_size=16),  # about two minutes of training at 64 px on two CPU cores
     "full": dict(steps=78_000, batch_size=128),  # about 200 epochs of CIFAR-10's 50,000 images at batch 128
 }
-"""One training budget for Wan (2019)'s three GANs (and its histogram variant), so the
-ablation compares architectures, not budgets."""
+"""pix2pix-style budgets in Lab: unet_cgan's quick profile and histogram_cgan's."""
 
 
 class GANColorizer(Colorizer):
@@ -64,6 +63,11 @@ class GANColorizer(Colorizer):
     def extra_generator_losses(self, L: torch.Tensor, ab: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         """Weighted terms a method adds to G's loss (a regulariser, say), by name."""
         return {}
+
+    def real(self, L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """What G learns to produce and D is shown as real: the true ab (a method
+        whose G reconstructs RGB, as Wan 2019's, gives the true RGB)."""
+        return ab
 
     # ------------------------------------------------------------ provided
     def build(self):
@@ -97,13 +101,17 @@ class GANColorizer(Colorizer):
 
     def d_loss(self, L, ab, fake):
         D = self.nets["D"]
-        loss = 0.5 * (gan_loss(D(self.d_input(L, ab)), True) + gan_loss(D(self.d_input(L, fake.detach())), False))
+        loss = 0.5 * (gan_loss(D(self.d_input(L, self.real(L, ab))), True) + gan_loss(D(self.d_input(L, fake.detach())), False))
         return loss, {"D": loss}
 
     def g_loss(self, L, ab, fake):
-        terms = {"G_gan": gan_loss(self.nets["D"](self.d_input(L, fake)), True), "L1": F.l1_loss(fake, ab)}
+        terms = {"G_gan": gan_loss(self.nets["D"](self.d_input(L, fake)), True)}
+        loss = terms["G_gan"]
+        if self.config.l1_weight:  # 0: no term at all (Wan 2019's objective has none)
+            terms["L1"] = F.l1_loss(fake, self.real(L, ab))
+            loss = loss + self.config.l1_weight * terms["L1"]
         extra = self.extra_generator_losses(L, ab, fake)
-        return terms["G_gan"] + self.config.l1_weight * terms["L1"] + sum(extra.values()), {**terms, **extra}
+        return loss + sum(extra.values()), {**terms, **extra}
 
     def l1_loss(self, L, ab, fake):
         loss = F.l1_loss(fake, ab)

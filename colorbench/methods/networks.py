@@ -42,6 +42,22 @@ def _up(cin: int, cout: int, *, outermost=False) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+DROPOUT_BLOCKS = 3
+"""pix2pix's decoder: "CD512-CD1024-CD1024-C1024-...": dropout in its first 3 blocks (Appendix 6.1.1)."""
+
+
+def dropout(x: torch.Tensor, p: float, training: bool, noise: torch.Generator | None) -> torch.Tensor:
+    """pix2pix's noise: dropout at rate ``p``, in training and, when a generator is
+    given, at test time too, its masks drawn from that generator so samples repeat
+    with their seed. Without either it is the identity (the expected output)."""
+    if not p or not (training or noise is not None):
+        return x
+    if training:
+        return F.dropout(x, p, training=True)
+    keep = torch.rand(x.shape, generator=noise, device=x.device) >= p
+    return x * keep / (1 - p)
+
+
 class _Hourglass(nn.Module):
     """What the U-Net and the encoder-decoder share: strided 4x4 convolutions from
     S x S down to 1 x 1, an optional noise vector joined at the 1 x 1 bottleneck,
@@ -54,13 +70,16 @@ class _Hourglass(nn.Module):
 
     skips: bool
 
-    def __init__(self, *, size: int, in_channels: int = 1, out_channels: int = 2, ngf: int = 64, z_dim: int = 0):
+    def __init__(
+        self, *, size: int, in_channels: int = 1, out_channels: int = 2, ngf: int = 64, z_dim: int = 0, dropout: float = 0.0
+    ):
         super().__init__()
         depth = int(math.log2(size))
         if 2**depth != size or depth < 2:
             raise ValueError(f"{type(self).__name__} needs a power-of-two size of at least 4, got {size}")
         widths = [ngf * min(2**i, 8) for i in range(depth)]
         self.z_dim = z_dim
+        self.dropout = dropout  # after each of the first DROPOUT_BLOCKS up blocks (never the output)
         self.down = nn.ModuleList(
             [_down(in_channels, widths[0], outermost=True)]
             + [_down(widths[i - 1], widths[i], innermost=i == depth - 1) for i in range(1, depth)]
@@ -81,6 +100,12 @@ class _Hourglass(nn.Module):
             x = torch.cat([x, z.view(len(x), self.z_dim, 1, 1)], dim=1)
         return x
 
+    def _noisy(self, i: int, x: torch.Tensor, noise: torch.Generator | None) -> torch.Tensor:
+        """Up block ``i``'s output, with dropout if it is one of the first few."""
+        if i < min(DROPOUT_BLOCKS, len(self.up) - 1):
+            x = dropout(x, self.dropout, self.training, noise)
+        return x
+
 
 class UNet(_Hourglass):
     """U-Net generator: strided 4x4 convolutions from S x S down to 1 x 1, then
@@ -88,19 +113,20 @@ class UNet(_Hourglass):
 
     Widths double from ``ngf`` to at most ``8 ngf`` (pix2pix's C64-C128-C256-C512-...).
     With ``z_dim`` > 0 a noise vector is concatenated to the 1 x 1 bottleneck, so
-    the generator can give different colourings of one input.
+    the generator can give different colourings of one input; with ``dropout`` > 0
+    the first decoder blocks drop units, pix2pix's noise (`dropout`).
     """
 
     skips = True
 
-    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None, noise: torch.Generator | None = None) -> torch.Tensor:
         skips = []
         for block in self.down:
             x = block(x)
             skips.append(x)
-        x = self.up[0](self._bottleneck(x, z))
-        for block, skip in zip(self.up[1:], reversed(skips[:-1])):
-            x = block(torch.cat([x, skip], dim=1))
+        x = self._noisy(0, self.up[0](self._bottleneck(x, z)), noise)
+        for i, (block, skip) in enumerate(zip(self.up[1:], reversed(skips[:-1])), start=1):
+            x = self._noisy(i, block(torch.cat([x, skip], dim=1)), noise)
         return x
 
 
@@ -117,12 +143,12 @@ class EncoderDecoder(_Hourglass):
 
     skips = False
 
-    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None, noise: torch.Generator | None = None) -> torch.Tensor:
         for block in self.down:
             x = block(x)
         x = self._bottleneck(x, z)
-        for block in self.up:
-            x = block(x)
+        for i, block in enumerate(self.up):
+            x = self._noisy(i, block(x), noise)
         return x
 
 

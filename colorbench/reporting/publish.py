@@ -56,7 +56,7 @@ def _cells(table: pd.DataFrame) -> pd.DataFrame:
     shown = leaderboard.markdown_table(table)
     out = pd.DataFrame({
         "method": [md(m) for m in table["method"]],
-        "seed / paper": [md(p) for p in table["paper"]],
+        "paper": [md(p.split(": ", 1)[0]) for p in table["paper"]],  # its short tag; README cites it in full
         "kind": ["hint" if leaderboard.has_hint(h) else "automatic" for h in table["hint"]],
     })
     for title, m in leaderboard.metric_columns(table).items():
@@ -65,6 +65,11 @@ def _cells(table: pd.DataFrame) -> pd.DataFrame:
         "" if v is None or pd.isna(v) else f"{v:.4f}" + (" noise ignored" if ignored is True else "")
         for v, ignored in zip(table["diversity LPIPS"], table["noise ignored"])
     ]
+    if table["own RGB ΔL*"].notna().any():  # a method whose network outputs RGB (Wan 2019): does it keep the gray image?
+        out["own RGB ΔL* ↓"] = [
+            leaderboard.with_interval(None if pd.isna(v) else v, ci, 2)
+            for v, ci in zip(table["own RGB ΔL*"], table["own RGB ΔL* ci95"])
+        ]
     out["params"] = [f"{n / 1e6:.2f} M" for n in table["params"]]
     out["GFLOPs/img"] = ["" if pd.isna(v) else f"{v:.3f}" for v in table["GFLOPs/img"]]
     out["img/s"] = ["" if pd.isna(v) else f"{v:.0f}" for v in table["img/s"]]
@@ -154,7 +159,11 @@ def build(board: Path = BOARD, *, figures_dir: Path | None = None, warn=print) -
         "version) never share a table. `gray` is the zero-chroma baseline. ± is the half-width of the "
         "95 % bootstrap interval over test images; arrows say which direction is better. The interval "
         "covers the choice of test images only, not training: each method is trained once, with one seed, "
-        "and a quick-profile GAN retrained with another seed can move by more than its interval.\n",
+        "and a quick-profile GAN retrained with another seed can move by more than its interval. "
+        "`paper` names the paper (and section) each row follows; README.md cites them in full. Every method is "
+        "scored the same way: its ab joined with the input's L. A method whose network outputs RGB (Wan 2019's) "
+        "also has that RGB scored as it came out: `own RGB ΔL*` is the mean |L* difference| between it and "
+        "the gray input, in CIE units (0: it keeps the gray image; Wan 2019 §3.1's failure is a large one).\n",
     ]
     if df.empty:
         return "\n".join(parts + ["No results yet.\n"])

@@ -202,6 +202,14 @@ class Diversity(_Record):
     noise_ignored: bool | None = None
 
 
+class NativeOutput(_Record):
+    """Scores of a method's own RGB output (`colorbench.scoring.native_output`)."""
+
+    space: Literal["rgb"]
+    metrics: dict[str, Annotated[float, Field(ge=OTHER_METRIC_RANGE[0], le=OTHER_METRIC_RANGE[1])]]
+    ci95: dict[str, Interval | None] = {}
+
+
 class Inference(_Record):
     images_per_s: Annotated[float, Field(gt=0)] | None = None
 
@@ -303,6 +311,7 @@ class ScoredRun(_Result):
     protocol: ScoredRunProtocol
     training: Training
     diversity: Diversity | None = None
+    native_output: NativeOutput | None = None
     speed: Speed | None = None
     samples: Samples | None = None
     checkpoint: StoredCheckpoint | None = None

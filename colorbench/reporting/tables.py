@@ -68,6 +68,14 @@ def _speed(r) -> tuple[float | None, float | None]:
     return images_per_s, (flops / 1e9 if flops is not None else None)
 
 
+def _native(r) -> tuple[float | None, list | None]:
+    """The lightness error of a method's own RGB output (`colorbench.scoring.native_output`), with its interval."""
+    native = getattr(r, "native_output", None)
+    if native is None:
+        return None, None
+    return native.metrics.get("lightness_error"), native.ci95.get("lightness_error")
+
+
 def frame(results: list) -> pd.DataFrame:
     """One row per method's scored run (`schemas.ScoredRun`); `score` outputs and diverged runs have none."""
     from colorbench.reporting.schemas import ScoredRun
@@ -78,6 +86,7 @@ def frame(results: list) -> pd.DataFrame:
             continue
         images_per_s, gflops = _speed(r)
         spread, ignored = _diversity(r)
+        drift, drift_ci = _native(r)
         rows.append({
             "protocol": protocol_key(r),
             "method": r.plugin.name,
@@ -89,6 +98,8 @@ def frame(results: list) -> pd.DataFrame:
             METRICS: _shown(r),
             "diversity LPIPS": spread,
             "noise ignored": ignored,
+            "own RGB ΔL*": drift,
+            "own RGB ΔL* ci95": drift_ci,
             "params": r.plugin.parameters,
             "train s": r.training.seconds,
             "img/s": images_per_s,
@@ -161,7 +172,7 @@ def md(text) -> str:
     return _SPECIAL.sub(lambda m: {"<": "&lt;", ">": "&gt;", "&": "&amp;"}.get(m.group(1), "\\" + m.group(1)), text)
 
 
-def _with_interval(value, ci, digits: int) -> str:
+def with_interval(value, ci, digits: int) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     text = f"{value:.{digits}f}"
@@ -174,7 +185,7 @@ def markdown_table(table: pd.DataFrame) -> pd.DataFrame:
     """Metric cells as "value ± half-width of the 95% interval"."""
     t = table.copy()
     for title, m in metric_columns(table).items():
-        t[title + arrow(m)] = [_with_interval(v, ci, m.digits) for v, ci in zip(t[title + arrow(m)], t[f"{title} ci95"])]
+        t[title + arrow(m)] = [with_interval(v, ci, m.digits) for v, ci in zip(t[title + arrow(m)], t[f"{title} ci95"])]
     t = t[[c for c in markdown_columns(table) if c in t]].astype(object)
     t = t.where(t.notna(), "")  # not applicable or not recorded: an empty cell, not "nan"
     for column in t:  # text from result files (plugins, machines, hand edits) is data, never markdown

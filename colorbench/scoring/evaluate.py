@@ -10,7 +10,8 @@ Every registered metric is computed in batches on the method's device by the
 scoring core `score` shares (`colorbench.scoring.scorer`); the means come with
 bootstrap 95% intervals over images (`colorbench.scoring.bootstrap`). A stochastic
 method is scored on its first sample (the same one ``n_samples=1`` gives) and
-k samples per image measure its diversity (`colorbench.scoring.diversity`).
+k samples per image measure its diversity (`colorbench.scoring.diversity`). A
+method whose network outputs RGB has that RGB scored too (`native_output`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import time
 import torch
 from torch.utils.data import DataLoader
 
-from colorbench.scoring import bootstrap, diversity, metrics
+from colorbench.scoring import bootstrap, diversity, metrics, native_output
 from colorbench.scoring.scorer import Scorer
 from colorbench.methods.colorizer import Colorizer
 from colorbench.lab import normalized_lightness, normalized_to_rgb, rgb_to_normalized
@@ -59,6 +60,7 @@ def evaluate(
     device = colorizer.device
     scorer = Scorer(device)
     spread: dict[str, list] = {}
+    native: dict[str, list] = {}  # scores of a method's own RGB (`native_output`), if it makes one
     excluded: list[str] = []
     k = n_samples if colorizer.stochastic and n_samples >= 2 else 1
     start = time.perf_counter()
@@ -74,6 +76,10 @@ def evaluate(
         samples = colorizer.colorize(L, n_samples=k, seed=seed + i, reference=reference)
         pred = metrics.to_uint8(normalized_to_rgb(L, samples[0]))
         scorer.add(gt, pred, [image_id for image_id, g in zip(ids, gray) if not g])
+        rgb = colorizer.predict_rgb(L, torch.Generator(device=device).manual_seed(seed + i))  # the first sample's RGB
+        if rgb is not None:
+            for name, values in native_output.per_image(gt, rgb).items():
+                native.setdefault(name, []).extend(values.tolist())
         if k >= 2:
             for name, values in diversity.per_image(L, samples, with_lpips=scorer.computes("lpips")).items():
                 spread.setdefault(name, []).extend(values.tolist())
@@ -94,8 +100,11 @@ def evaluate(
     else:
         diverse = diversity.summarize(spread, k, seed=bootstrap.SEED)
         per_image |= {f"diversity_{name}": values for name, values in spread.items()}
+    if native:
+        per_image |= {f"native_{name}": values for name, values in native.items()}
     seconds = time.perf_counter() - start
     return {
+        **({"native_output": native_output.summarize(native)} if native else {}),
         "metrics": scores.metrics,
         "ci95": scores.ci95,
         "left_out_of_mean": scores.left_out_of_mean,

@@ -3,8 +3,9 @@
 A method declares networks, optimisers (and schedulers) and, per phase, the
 updates of one step (`colorbench.methods.colorizer.Phase`); the Trainer does
 zero_grad, backward, clipping, the optimiser and scheduler steps, mixed
-precision, the non-finite rollback, the progress bar, and saves and restores
-everything an exact resume needs.
+precision, the non-finite rollback, held-out model selection for a method that
+asks for it (`selection`), the progress bar, and saves and restores everything an
+exact resume needs.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from rich.text import Text
 from colorbench.data.datasets import Dataset
 from colorbench.lab import rgb_to_normalized
 from colorbench.methods.colorizer import Colorizer, Phase
+from colorbench.training import selection as model_selection
 from colorbench.training import state_dicts
 from colorbench.training.batches import loader
 
@@ -64,13 +66,20 @@ class Trainer:
     device; fp16 on CUDA with a GradScaler). ``clip_grad_norm``: the largest
     gradient norm of each optimiser's weights at its step (None: no clipping).
     ``loader``: "main" or "workers", how the batches are made (`batches`),
-    recorded in the training state so a resume makes them the same way."""
+    recorded in the training state so a resume makes them the same way.
+    ``selection``: the run's held-out model selection, saved and restored with
+    the rest (None: the method selects no model)."""
 
-    def __init__(self, colorizer: Colorizer, *, precision: str = "fp32", clip_grad_norm: float | None = None, loader: str = "main"):
+    def __init__(
+        self, colorizer: Colorizer, *, precision: str = "fp32", clip_grad_norm: float | None = None, loader: str = "main",
+        selection: model_selection.Selection | None = None,
+    ):
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r}: one of {', '.join(PRECISIONS)}")
+        model_selection.every(colorizer)  # a select_every it cannot select by: said now
         self.colorizer, self.device = colorizer, colorizer.device
         self.precision, self.clip_grad_norm, self.loader = precision, clip_grad_norm, loader
+        self.selection = selection
         self._wrap(colorizer.nets)
         self.optimizers = dict(colorizer.optimizers())
         self.schedulers = dict(colorizer.schedulers(self.optimizers))
@@ -172,6 +181,7 @@ class Trainer:
                 "numpy": [numpy_state[0], numpy_state[1].tolist(), *numpy_state[2:]],
                 "python": [python_state[0], list(python_state[1]), python_state[2]],
             },
+            **({"selection": self.selection.state()} if self.selection else {}),
         }
         return _copy(state)
 
@@ -189,14 +199,16 @@ class Trainer:
             torch.cuda.set_rng_state_all(rng["cuda"])
         np.random.set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
         random.setstate((rng["python"][0], tuple(rng["python"][1]), rng["python"][2]))
+        if self.selection:
+            self.selection.restore(state["selection"])
 
     def check_state(self, state: dict, total: int) -> None:
         """Raise ValueError ("field: what is wrong") unless a saved training state fits
         this training as set up, so that `restore` cannot fail half-way or restore what
         would fail at a later step: a step of this run, the way batches are made, the
         network's own weights (names, shapes, types, finite), each optimiser's groups
-        and per-weight state, the schedulers' and scaler's settings, and RNG states
-        the generators accept."""
+        and per-weight state, the schedulers' and scaler's settings, RNG states
+        the generators accept, and the held-out selection's, if any."""
         colorizer = self.colorizer
         step = state.get("step")
         if type(step) is not int or not 0 <= step < total:
@@ -238,6 +250,10 @@ class Trainer:
             raise ValueError(f"rng: not a generator's state ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})") from None
         if not isinstance(rng.get("cuda"), list) or not all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8 for t in rng["cuda"]):
             raise ValueError("rng.cuda: not a list of CUDA generator states")
+        if ("selection" in state) != (self.selection is not None):
+            raise ValueError("selection: " + ("held by a run that selected its model, and this one does not" if self.selection is None else "missing"))
+        if self.selection:
+            self.selection.check_state(state["selection"])
 
 
 def _check_finite(where: str, tensors: dict) -> None:
@@ -325,7 +341,11 @@ def train(
     crops from the global RNG (colorbench's numbers); 1 or more makes batches in
     that many worker processes, each item's crop seeded from (seed, step,
     position): other numbers than with 0, the same for any count of workers.
-    ``precision`` and ``clip_grad_norm``: see `Trainer`."""
+    ``precision`` and ``clip_grad_norm``: see `Trainer`.
+
+    A method whose config has ``select_every`` > 0 trains on all but the held-out
+    training images and ends with the model that did best on them
+    (`colorbench.training.selection`); what is returned then says which."""
     from colorbench.training import checkpoints
 
     phases = colorizer.phases()
@@ -333,8 +353,12 @@ def train(
         return {"status": "ok", "steps": 0, "images_seen": 0, "seconds": 0.0, "phases": []}
     device = colorizer.device
     colorizer.nets.train()
-    colorizer.prepare_training(data.train)
-    trainer = Trainer(colorizer, precision=precision, clip_grad_norm=clip_grad_norm, loader="workers" if workers else "main")
+    selection = model_selection.Selection(colorizer, data, seed) if model_selection.every(colorizer) else None
+    train_items = selection.train if selection else data.train
+    colorizer.prepare_training(train_items)
+    trainer = Trainer(
+        colorizer, precision=precision, clip_grad_norm=clip_grad_norm, loader="workers" if workers else "main", selection=selection
+    )
     total = sum(p.steps for p in phases)
     bounds = [sum(p.steps for p in phases[:i]) for i in range(len(phases) + 1)]  # phase i: [bounds[i], bounds[i+1])
 
@@ -353,7 +377,7 @@ def train(
     good = trainer.capture(step, remedies)  # what a divergence rolls back to
 
     def batches_from(start: int):
-        return iter(loader(data.train, batch_size=colorizer.config.batch_size, seed=seed, start=start, total=total, workers=workers))
+        return iter(loader(train_items, batch_size=colorizer.config.batch_size, seed=seed, start=start, total=total, workers=workers))
 
     progress = Progress(
         TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
@@ -393,6 +417,8 @@ def train(
             losses_of[i] = losses
             rate = images / (time.perf_counter() - start)
             progress.update(tasks[i], advance=1, losses="  ".join(f"{k} {v:.3f}" for k, v in losses.items()), speed=f"{rate:.0f} img/s")
+            if selection and selection.due(phases[i], step - bounds[i]):
+                selection.evaluate(step)
             due = step % checkpoint_every == 0 if checkpoint_every else time.perf_counter() - last_saved >= CHECKPOINT_SECONDS
             if due and step < total:
                 good = trainer.capture(step, remedies)
@@ -404,8 +430,15 @@ def train(
         torch.cuda.synchronize(device)
     if diverged is not None:
         trainer.restore(good)  # leave the last good weights in place, never NaN ones
-    elif state_path is not None:
-        checkpoints.remove_training_state(state_path)
+    else:
+        if selection and selection.best:
+            selection.finish()
+            console.print(
+                f"{colorizer.name}: kept the model of step {selection.best['step']} of {total}, the lowest held-out loss: "
+                f"{selection.best['value']:.4g} over {len(selection.held_out)} items", highlight=False,
+            )
+        if state_path is not None:
+            checkpoints.remove_training_state(state_path)
     log = [
         {"name": p.name, "steps": p.steps, "seconds": round(seconds_of.get(i, 0.0), 3), "final_losses": losses_of.get(i, {})}
         for i, p in enumerate(phases)
@@ -420,4 +453,5 @@ def train(
         "phases": log,
         "loader": {"workers": workers, "crops": "seeded per item" if workers else "global RNG"},
         "precision": precision,
+        **({"selection": selection.record()} if selection else {}),
     }

@@ -33,7 +33,8 @@ def test_list_json_is_one_object(cli):
     by_name = {c["name"]: c for c in listed["colorizers"]}
     assert by_name["unet_cgan"]["stochastic"] is True
     assert by_name["gray"]["stochastic"] is False
-    assert 'Wan, "A Survey on Colorization with cGAN' in by_name["unet_cgan"]["paper"]
+    assert by_name["unet_cgan"]["paper"].startswith("Stancu 2023: Diana-Elena Stancu, \"Lab 5-8\"")
+    assert 'Wan, "A Survey on Colorization with cGAN' in by_name["encdec_gan"]["paper"]
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,9 @@ def invoke(*args):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A smoke-trained sagan (deterministic: colorize gives the very colours scoring sees) at 32 px on the builtin data."""
+    """A smoke-trained perceptual_cnn (deterministic: colorize gives the very colours scoring sees) at 32 px on the builtin data."""
     out = tmp_path_factory.mktemp("trained")
-    result = invoke("run", "--plugin", "sagan", "--profile", "smoke", "--size", 32, "--no-baseline", "--out", out, "--json")
+    result = invoke("run", "--plugin", "perceptual_cnn", "--profile", "smoke", "--size", 32, "--no-baseline", "--out", out, "--json")
     assert result.exit_code == 0, result.output
     (run,) = one_json(result)["results"]
     return run, Path(run["checkpoint"]["path"])
@@ -49,7 +49,7 @@ def test_a_checkpoint_scores_on_another_dataset_as_colorize_and_score_do(trained
     result = invoke("run", "--checkpoint", checkpoint, "--dataset", f"folder:{folder}", "--out", tmp_path / "out", "--json")
     assert result.exit_code == 0, result.output
     method, gray = one_json(result)["results"]  # the gray baseline beside it, as usual
-    assert (method["plugin"]["name"], gray["plugin"]["name"]) == ("sagan", "gray")
+    assert (method["plugin"]["name"], gray["plugin"]["name"]) == ("perceptual_cnn", "gray")
     assert method["protocol"]["dataset"]["name"] == f"folder:{folder}" and method["protocol"]["dataset"]["size"] == 32
     assert method["protocol"]["profile"] == "smoke" and method["checkpoint"] is None  # nothing new saved
     training = method["training"]
@@ -77,10 +77,10 @@ def test_a_checkpoint_scores_on_another_dataset_as_colorize_and_score_do(trained
 @pytest.mark.parametrize(
     "args, code, words",
     [
-        (["--plugin", "gray"], 2, ["made by plugin 'sagan', not 'gray'", "--plugin sagan"]),
-        (["--set", "ngf=4"], 2, ["--set", "--checkpoint"]),
+        (["--plugin", "gray"], 2, ["made by plugin 'perceptual_cnn', not 'gray'", "--plugin perceptual_cnn"]),
+        (["--set", "batch_size=4"], 2, ["--set", "--checkpoint"]),
         (["--resume"], 2, ["--resume", "--checkpoint"]),
-        (["--plugin", "sagan,gray"], 2, ["--checkpoint loads one method's weights"]),
+        (["--plugin", "perceptual_cnn,gray"], 2, ["--checkpoint loads one method's weights"]),
         (["--all"], 2, ["--checkpoint", "not --all"]),
         (["--size", 64], 2, ["--size 64", "works at 32x32"]),
         (["--profile", "quick"], 2, ["--profile quick", "trained at profile smoke"]),

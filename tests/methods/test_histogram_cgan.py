@@ -10,7 +10,7 @@ from colorbench.lab import rgb_to_normalized
 from colorbench.scoring.metrics import to_uint8
 from colorbench.methods.networks import PatchDiscriminator, UNet
 from colorbench.plugins import get_colorizer
-from colorbench_plugins.histogram_cgan import ab_histogram
+from colorbench.methods.histograms import ab_histogram
 from tests.helpers import write_png
 
 HistogramCGAN = get_colorizer("histogram_cgan")

@@ -136,7 +136,7 @@ def test_running_a_plugin_that_fails_to_import_says_so(exploding_distribution, t
     out, _ = _colorbench("run", "--plugin", "unet_cga", "--profile", "smoke", "--out", str(tmp_path), pythonpath=exploding_distribution)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].endswith(
-        "unknown plugin 'unet_cga'; did you mean unet_cgan or unet_gan? (failed to load: exploding; see `colorbench plugins`)"
+        "unknown plugin 'unet_cga'; did you mean unet_cgan or unet_gan or wan_unet_cgan? (failed to load: exploding; see `colorbench plugins`)"
     )
 
 

@@ -1,10 +1,10 @@
-"""The ablation of Wan (2019), "A Survey on Colorization with cGAN":
-encdec_gan (§3.1), unet_gan (§3.3), unet_cgan (§3.4).
+"""The ablation of Wan (2019), "A Survey on Colorization with cGAN", as Wan ran it:
+encdec_gan (§3.1), unet_gan (§3.3), wan_unet_cgan (§3.4), in RGB, GAN loss only.
 
 encdec_gan and unet_gan differ only in the generator's skip connections;
-unet_gan and unet_cgan only in whether D sees L."""
+unet_gan and wan_unet_cgan only in whether D sees the gray image."""
 
-import dataclasses
+import json
 
 import pytest
 import torch
@@ -12,13 +12,14 @@ from rich.console import Console
 
 from colorbench.data import datasets
 from colorbench.training import trainer as training
-from colorbench.methods.gan import GANConfig
+from colorbench.lab import normalized_lightness, normalized_to_rgb, rgb_to_normalized
 from colorbench.methods.networks import EncoderDecoder, PatchDiscriminator, UNet
+from colorbench.methods.wan2019 import WanGANConfig, gray_error
 from colorbench.plugins import get_colorizer
-from colorbench_plugins.encdec_gan import brightness_error
+from colorbench.scoring.evaluate import evaluate
 
-EncDecGAN, UNetGAN, UNetCGAN = (get_colorizer(n) for n in ("encdec_gan", "unet_gan", "unet_cgan"))
-ABLATION = (EncDecGAN, UNetGAN, UNetCGAN)
+EncDecGAN, UNetGAN, WanUNetCGAN = (get_colorizer(n) for n in ("encdec_gan", "unet_gan", "wan_unet_cgan"))
+ABLATION = (EncDecGAN, UNetGAN, WanUNetCGAN)
 
 
 # ------------------------------------------------------------ the generators
@@ -63,75 +64,97 @@ def test_only_the_bottleneck_reaches_the_encoder_decoders_output():
 
 
 # ------------------------------------------------------------ the ablation
-def test_generators_differ_only_in_skip_connections():
-    enc, unet_gan, unet_cgan = (m.from_profile("smoke", size=32, ngf=8, ndf=8) for m in ABLATION)
+def _small(method, **overrides):
+    return method.from_profile("smoke", size=16, ngf=8, ndf=8, **overrides)
+
+
+def test_generators_output_rgb_and_differ_only_in_skip_connections():
+    enc, unet_gan, unet_cgan = (_small(m) for m in ABLATION)
     assert type(enc.nets["G"]) is EncoderDecoder
     assert type(unet_gan.nets["G"]) is UNet and type(unet_cgan.nets["G"]) is UNet
+    assert all(m.nets["G"].up[-1][1].out_channels == 3 for m in (enc, unet_gan, unet_cgan))  # §3: RGB, not ab
     shapes = lambda m: {k: v.shape for k, v in m.nets["G"].state_dict().items()}  # noqa: E731
     assert shapes(unet_gan) == shapes(unet_cgan)
 
 
-def test_discriminator_sees_ab_alone_except_in_the_conditional_gan():
-    L, ab = torch.rand(2, 1, 32, 32) * 2 - 1, torch.rand(2, 2, 32, 32) * 2 - 1
-    for method, channels in ((EncDecGAN, 2), (UNetGAN, 2), (UNetCGAN, 3)):
-        model = method.from_profile("smoke", size=32, ngf=8, ndf=8)
+def test_discriminator_sees_the_rgb_alone_except_in_the_conditional_gan():
+    L, rgb = torch.rand(2, 1, 16, 16) * 2 - 1, torch.rand(2, 3, 16, 16) * 2 - 1
+    for method, channels in ((EncDecGAN, 3), (UNetGAN, 3), (WanUNetCGAN, 4)):
+        model = _small(method)
         D = model.nets["D"]
         assert isinstance(D, PatchDiscriminator) and D.model[0].in_channels == channels == model.d_channels
-        assert model.d_input(L, ab).shape[1] == channels
+        assert model.d_input(L, rgb).shape[1] == channels
     for method in (EncDecGAN, UNetGAN):
-        assert torch.equal(method.from_profile("smoke", size=32, ngf=8, ndf=8).d_input(L, ab), ab)
+        assert torch.equal(_small(method).d_input(L, rgb), rgb)
+    seen = _small(WanUNetCGAN).d_input(L, rgb)  # §3.4: the gray image, with noise, beside the RGB
+    assert torch.equal(seen[:, 1:], rgb) and 0 < (seen[:, :1] - L).std() < 0.1
 
 
-def test_the_three_share_defaults_and_profiles_but_for_documented_differences():
-    shared = {f.name: f.default for f in dataclasses.fields(GANConfig)}
-    assert shared["ngf"] == shared["ndf"] == 64 and shared["z_dim"] == 100 and shared["l1_weight"] == 100
-    assert (shared["lr"], shared["beta1"], shared["beta2"]) == (2e-4, 0.5, 0.999)
-    own = {"encdec_gan": {"brightness_weight": 0.0}, "unet_gan": {}, "unet_cgan": {"d_input_noise": 0.05}}
+def test_the_three_follow_section_3s_settings():
     for method in ABLATION:
-        config = dataclasses.asdict(method.Config())
-        assert config == {**shared, **own[method.name]}, method.name
-        assert method.stochastic and method.paper.startswith("Ching Pui Wan, \"A Survey on Colorization with cGAN")
-        assert method.profiles["smoke"] == dict(steps=3, batch_size=4)
-        assert method.profiles["full"] == UNetCGAN.profiles["full"]
-        assert method.profiles["quick"]["batch_size"] == 16
+        config = method.Config()
+        assert isinstance(config, WanGANConfig) and method.version == ("2" if method.name != "wan_unet_cgan" else "1")
+        assert config.l1_weight == 0 and config.gray_lr == 0  # Eq. 3: no L1 to the true colours; §3.2 is an option
+        assert config.batch_size == 64 and (config.lr, config.beta1) == (2e-4, 0.5) and config.z_dim == 100
+        assert method.profiles["quick"]["batch_size"] == method.profiles["full"]["batch_size"] == 64
+        assert method.profiles["full"]["steps"] == 7_820  # 10 epochs of 50,000 images at batch 64
+        assert method.stochastic and method.paper.startswith("Wan 2019 §3.")
+    assert (EncDecGAN.Config().d_input_noise, WanUNetCGAN.Config().d_input_noise) == (0, 0.05)
 
 
-@pytest.mark.parametrize("method", [EncDecGAN, UNetGAN])
-def test_samples_differ_with_the_noise_and_repeat_with_the_seed(method):
+def test_generator_loss_has_no_term_against_the_true_colours():
     torch.manual_seed(0)
-    model = method.from_profile("smoke", size=16, ngf=8, ndf=8)
+    for method in (EncDecGAN, UNetGAN):  # D sees only G's output: the true image cannot enter G's loss
+        model = _small(method)
+        L, fake = torch.rand(2, 1, 16, 16) * 2 - 1, torch.rand(2, 3, 16, 16) * 2 - 1
+        one, terms = model.g_loss(L, torch.zeros(2, 2, 16, 16), fake)
+        other, _ = model.g_loss(L, torch.rand(2, 2, 16, 16) - 0.5, fake)
+        assert set(terms) == {"G_gan"} and torch.equal(one, other)
+
+
+def test_d_is_shown_the_true_image_in_rgb():
+    L, ab = rgb_to_normalized(torch.rand(2, 3, 16, 16))
+    real = _small(UNetGAN).real(L, ab)
+    assert real.shape == (2, 3, 16, 16) and torch.allclose((real + 1) / 2, normalized_to_rgb(L, ab))
+
+
+@pytest.mark.parametrize("method", ABLATION)
+def test_samples_differ_with_the_noise_repeat_with_the_seed_and_are_the_rgbs_ab(method):
+    torch.manual_seed(0)
+    model = _small(method).to("cpu")
     L = torch.rand(3, 1, 16, 16) * 2 - 1
     samples = model.colorize(L, n_samples=3, seed=0)
     assert samples.shape == (3, 3, 2, 16, 16)
     assert (samples[0] - samples[1]).abs().max() > 1e-4
-    assert (samples[0] - model.colorize(L, n_samples=1, seed=1)[0]).abs().max() > 1e-4
     assert torch.equal(samples, model.colorize(L, n_samples=3, seed=0))
+    rgb = model.predict_rgb(L, torch.Generator().manual_seed(0))
+    assert rgb.shape == (3, 3, 16, 16) and 0 <= rgb.min() and rgb.max() <= 1
+    assert torch.allclose(rgb_to_normalized(rgb)[1], samples[0], atol=1e-6)  # the contract keeps the RGB's ab
 
 
-# ------------------------------------------------------------ §3.2 brightness
-def test_brightness_regulariser_is_zero_in_gamut_and_positive_out_of_it():
-    torch.manual_seed(0)
-    L = torch.rand(2, 1, 8, 8) * 1.6 - 0.8
-    assert brightness_error(L, torch.zeros(2, 2, 8, 8)) < 1e-6  # grey: in gamut
-    assert brightness_error(L, torch.full((2, 2, 8, 8), 0.05)) < 1e-6  # a faint tint: in gamut
-    # saturated green-blue at mid grey leaves the gamut: clipping moves the luminance
-    fake = torch.tensor([-1.0, -1.0]).view(1, 2, 1, 1).expand(2, 2, 8, 8).clone().requires_grad_()
-    error = brightness_error(torch.zeros(2, 1, 8, 8), fake)
+# ------------------------------------------------------------ §3.2 gray regulariser
+def test_gray_regulariser_is_zero_for_the_input_gray_and_positive_otherwise():
+    rgb = torch.rand(2, 3, 8, 8)
+    assert gray_error(normalized_lightness(rgb), rgb) < 1e-10
+    darker = (rgb * 0.5).requires_grad_()
+    error = gray_error(normalized_lightness(rgb), darker)
     assert error > 1e-3
     error.backward()  # and it gives G a gradient
-    assert fake.grad.abs().sum() > 0 and torch.isfinite(fake.grad).all()
+    assert darker.grad.abs().sum() > 0 and torch.isfinite(darker.grad).all()
 
 
-def test_brightness_term_joins_the_losses_only_when_weighted():
-    L, ab = torch.zeros(2, 1, 16, 16), torch.zeros(2, 2, 16, 16)
-    fake = torch.full((2, 2, 16, 16), -1.0)
-    assert EncDecGAN.from_profile("smoke", size=16, ngf=8, ndf=8).extra_generator_losses(L, ab, fake) == {}
-    model = EncDecGAN.from_profile("smoke", size=16, ngf=8, ndf=8, brightness_weight=2.0)
-    extra = model.extra_generator_losses(L, ab, fake)
-    assert set(extra) == {"brightness"} and torch.isclose(extra["brightness"], 2 * brightness_error(L, fake))
+def test_gray_regulariser_is_weighted_by_its_own_adams_learning_rate():
+    assert set(_small(EncDecGAN).optimizers()) == {"G", "D"}
+    assert [u.optimizer for u in _small(EncDecGAN).phases()[0].updates] == ["D", "G"]
+    model = _small(EncDecGAN, gray_lr=0.1)  # §3.2: "a learning rate of 10 times lower"
+    optimizers = model.optimizers()
+    assert isinstance(optimizers["G_gray"], torch.optim.Adam)
+    assert optimizers["G_gray"].param_groups[0]["lr"] == pytest.approx(2e-5)
+    assert optimizers["G_gray"].param_groups[0]["params"] == list(model.nets["G"].parameters())
+    assert [u.optimizer for u in model.phases()[0].updates] == ["D", "G", "G_gray"]
 
 
-# ------------------------------------------------------------ training
+# ------------------------------------------------------------ training and scoring
 @pytest.fixture(scope="module")
 def builtin16():
     return datasets.load("builtin", size=16)
@@ -140,15 +163,45 @@ def builtin16():
 @pytest.mark.parametrize(
     "method, overrides, losses",
     [
-        (EncDecGAN, {}, {"D", "G_gan", "L1"}),
-        (EncDecGAN, {"brightness_weight": 1.0}, {"D", "G_gan", "L1", "brightness"}),
-        (UNetGAN, {}, {"D", "G_gan", "L1"}),
+        (EncDecGAN, {}, {"D", "G_gan"}),
+        (EncDecGAN, {"gray_lr": 1.0}, {"D", "G_gan", "gray"}),
+        (WanUNetCGAN, {}, {"D", "G_gan"}),
     ],
 )
 def test_smoke_training_runs(method, overrides, losses, builtin16):
     training.seed_everything(0)
-    model = method.from_profile("smoke", size=16, ngf=8, ndf=8, **overrides)
+    model = _small(method, **overrides)
     before = model.nets["G"].up[-1][1].weight.clone()
     log = training.train(model, builtin16, seed=0, console=Console(quiet=True))
     assert log["steps"] == 3 and set(log["phases"][0]["final_losses"]) == losses
     assert not torch.equal(before, model.nets["G"].up[-1][1].weight)
+
+
+def test_evaluation_scores_the_rgb_output_too(builtin16):
+    torch.manual_seed(0)
+    model = _small(UNetGAN)
+    scored = evaluate(model, builtin16.test, seed=0, n_samples=1)
+    native = scored["native_output"]
+    assert native["space"] == "rgb" and set(native["metrics"]) == {"psnr", "lightness_error"}
+    drift = scored["per_image"]["native_lightness_error"]
+    assert len(drift) == scored["scored"] and native["metrics"]["lightness_error"] == pytest.approx(sum(drift) / len(drift))
+    low, high = native["ci95"]["lightness_error"]
+    assert low <= native["metrics"]["lightness_error"] <= high
+    assert "native_output" not in evaluate(get_colorizer("gray")(size=16), builtin16.test)  # ab methods: the contract only
+
+
+def test_run_records_and_shows_both_scores_and_the_board_has_the_column(cli, tmp_path):
+    out = tmp_path / "results"
+    result = cli("run", "--plugin", "unet_gan", "--profile", "smoke", "--size", "16", "--set", "ngf=8", "--set", "ndf=8", "--out", out)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "unet_gan: its own RGB output (before its ab is joined with the input's L): PSNR" in result.stdout
+    (stored,) = [json.loads(p.read_text()) for p in out.glob("*unet_gan*.json")]
+    assert stored["native_output"]["space"] == "rgb" and stored["metrics"]["psnr"] != stored["native_output"]["metrics"]["psnr"]
+    board = cli("leaderboard", "--results", out, "--format", "markdown")
+    assert board.exit_code == 0
+    published = tmp_path / "board"
+    (published / "results").parent.mkdir(exist_ok=True)
+    out.rename(published / "results")
+    assert cli("leaderboard", "--board", published, "--write").exit_code == 0
+    text = (published / "README.md").read_text()
+    assert "own RGB ΔL* ↓" in text and "Wan 2019 §3.3" in text

@@ -377,6 +377,8 @@ def _conforms(value, kind) -> bool:
     if kind in (int, bool, str):
         return type(value) is kind
     origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is tuple and args[-1:] == (Ellipsis,):  # tuple[int, ...]: any length
+        return type(value) is tuple and all(_conforms(v, args[0]) for v in value)
     if origin is tuple:
         return type(value) is tuple and len(value) == len(args) and all(map(_conforms, value, args))
     if origin is dict:
