@@ -15,9 +15,9 @@ gray image (§3.1's "did not conform with the grayscale image").
 
 Eq. 3 is the whole objective: the (c)GAN loss plus lambda * l(x, G(x, z)), a term
 that compares G's output with the INPUT gray image x (§3.2), never with the true
-colours. §3.2 weights it "by different learning rate [...]: the same learning rate
-as the generator, and a learning rate of 10 times lower. Adam optimizer was used":
-here a second Adam over G's weights (``gray_lr``: its rate as a fraction of ``lr``;
+colours. §3.2: "To control the weight of the regularization, different learning
+rate was attempted: the same learning rate as the generator, and a learning rate of
+10 times lower. Adam optimizer was used": here a second Adam over G's weights (``gray_lr``: its rate as a fraction of ``lr``;
 1 or 0.1 as the paper tried; 0, the default of §3.1/§3.3/§3.4's models: off).
 
 Scale (§3): 64x64 images, batch 64, Adam with one rate for G and D, "at most 10
