@@ -85,9 +85,10 @@ class ClassHistogramGAN(WanGAN):
         nets["C"] = Classifier(size=self.size, classes=c.classes, hist_dims=c.hist_bins**2, width=c.classifier_width)
         return nets
 
-    def build_generator(self):
-        c = self.config
-        return EncoderDecoder(size=self.size, in_channels=1, out_channels=3, ngf=c.ngf, z_dim=c.z_dim + c.hist_bins**2)
+    generator = EncoderDecoder  # §4.1: "On top of the 'encoder-decoder' styled generator"
+
+    def code_dim(self):
+        return self.config.z_dim + self.config.hist_bins**2  # the noise, then the weighted histogram
 
     def prepare_training(self, data):
         """The classes: k-means of the training images' ab histograms, their mean histograms kept in C."""

@@ -41,10 +41,7 @@ class EncDecGAN(WanGAN):
         'Wan 2019 §3.1: Ching Pui Wan, "A Survey on Colorization with cGAN: study report on conditional generative '
         'adversarial networks", HKUST, 2019, §3.1 (encoder-decoder GAN); §3.2 gray regulariser, optional'
     )
-
-    def build_generator(self):
-        c = self.config
-        return EncoderDecoder(size=self.size, in_channels=1, out_channels=3, ngf=c.ngf, z_dim=c.z_dim)
+    generator = EncoderDecoder  # no skip connections
 
 
 @colorbench.hookimpl

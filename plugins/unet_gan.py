@@ -23,7 +23,6 @@ epochs (§3.3.1).
 from __future__ import annotations
 
 import colorbench
-from colorbench.methods.networks import UNet
 from colorbench.methods.wan2019 import WanGAN
 
 
@@ -35,10 +34,6 @@ class UNetGAN(WanGAN):
         'Wan 2019 §3.3: Ching Pui Wan, "A Survey on Colorization with cGAN: study report on conditional generative '
         'adversarial networks", HKUST, 2019, §3.3 (U-Net GAN, noise §3.3.1; unconditioned D of §3.1)'
     )
-
-    def build_generator(self):
-        c = self.config
-        return UNet(size=self.size, in_channels=1, out_channels=3, ngf=c.ngf, z_dim=c.z_dim)
 
 
 @colorbench.hookimpl

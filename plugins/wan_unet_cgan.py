@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import colorbench
-from colorbench.methods.networks import UNet
 from colorbench.methods.wan2019 import WanGAN, WanGANConfig
 
 
@@ -42,10 +41,6 @@ class WanUNetCGAN(WanGAN):
     )
     Config = WanUNetCGANConfig
     conditioned = True
-
-    def build_generator(self):
-        c = self.config
-        return UNet(size=self.size, in_channels=1, out_channels=3, ngf=c.ngf, z_dim=c.z_dim)
 
 
 @colorbench.hookimpl

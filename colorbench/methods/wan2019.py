@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from colorbench.lab import normalized_lightness, normalized_to_rgb, rgb_to_normalized
 from colorbench.methods.colorizer import Update
 from colorbench.methods.gan import GANColorizer, GANConfig
+from colorbench.methods.networks import UNet
 
 
 @dataclass
@@ -70,7 +71,16 @@ class WanGAN(GANColorizer):
 
     Config = WanGANConfig
     profiles = WAN_PROFILES
+    generator: ClassVar[type] = UNet  # §3.3, §3.4; §3.1's is the EncoderDecoder
     conditioned: ClassVar[bool] = False  # §3.4: D also sees the gray image
+
+    def code_dim(self) -> int:
+        """What G takes at its bottleneck: the noise vector (a method may add to it)."""
+        return self.config.z_dim
+
+    def build_generator(self):
+        c = self.config
+        return self.generator(size=self.size, in_channels=1, out_channels=3, ngf=c.ngf, z_dim=self.code_dim())
 
     @property
     def d_channels(self) -> int:  # RGB, and the gray image when conditioned
