@@ -197,14 +197,15 @@ def write(path: Path, data: bytes) -> Path:
         raise UserError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def write_folder(root: Path, files: dict[str, bytes]) -> Path:
-    """Create the new folder ``root`` holding ``files`` (relative path -> bytes), all or
-    nothing: they are written into a hidden folder beside it, which is then renamed."""
+def write_folder(root: Path, files) -> Path:
+    """Create the new folder ``root`` holding ``files`` ({relative path: bytes}, or
+    (relative path, bytes) pairs made one at a time), all or nothing: they are written
+    into a hidden folder beside it, which is then renamed."""
     root = Path(root)
     staging = root.with_name(f".colorbench-new.{uuid.uuid4().hex[:8]}.tmp")
     try:
         staging.mkdir(parents=True)
-        for relative, data in files.items():
+        for relative, data in files.items() if isinstance(files, dict) else files:
             write_atomic(staging / relative, data)
         if os.path.lexists(root):  # appeared meanwhile: never replace it
             raise UserError(f"{root} already exists; nothing was written")

@@ -18,6 +18,7 @@ import pluggy
 
 from colorbench import hookspecs
 from colorbench.errors import UsageError, UserError, unknown_name
+from colorbench.text import printable
 
 if TYPE_CHECKING:
     from colorbench.methods.colorizer import Colorizer
@@ -92,6 +93,15 @@ HOW = {
     "description": "say in one line what the method is",
     "paper": "cite its paper (authors, title, year, sections), or say why there is none: 'none: a constant baseline'",
 }
+
+
+def check_paper(name: str, paper: str) -> None:
+    """A submitted system's ``--paper`` (`colorbench score --dataset`): one line citing
+    authors, title and year, as a method's ``paper`` does; else a UsageError."""
+    text = paper.strip()
+    if _placeholder(text) or FILE_NUMBER.search(text) or not text.isprintable() or not re.search(r"\b(1[89]|20)\d\d\b", text):
+        raise UsageError(f"--paper {printable(paper)!r} does not cite a paper: give its authors, title and year, "
+                         f"e.g. --paper 'Kang et al., \"DDColor: ...\", ICCV 2023'")
 
 
 def check_citation(cls: type) -> None:

@@ -44,10 +44,12 @@ class RunSettings:
     default). ``n_samples``: samples per test image for diversity (None: by
     profile). ``overrides``: Config fields set by hand. ``resume``: continue the
     newest unfinished run started the same way. ``checkpoint_every``: save the
-    training state every N steps (0: by time). ``workers``, ``precision``: how the
-    trainer makes batches and computes (`colorbench.training.trainer.train`).
+    training state every N steps (0: by time). ``workers``, ``precision``,
+    ``channels_last``, ``compile``: how the trainer makes batches and computes
+    (`colorbench.training.trainer.train`).
     ``weights``: load these instead of training (None: train, or run a method that
-    trains nothing from its default published weights)."""
+    trains nothing from its default published weights). ``metrics``: the names of the
+    metrics to score (None: `colorbench.scoring.selection.select`'s default)."""
 
     profile: str = "quick"
     seed: int = 0
@@ -59,7 +61,10 @@ class RunSettings:
     checkpoint_every: int = 0
     workers: int = 0
     precision: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
     weights: WeightsSource | None = None
+    metrics: tuple[str, ...] | None = None
 
     def __post_init__(self):
         if self.weights is None:

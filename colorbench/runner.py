@@ -15,14 +15,14 @@ from rich.text import Text
 from colorbench import devices, plugins
 from colorbench.methods import settings
 from colorbench.reporting import results, samples
-from colorbench.scoring import diversity, speed
-from colorbench.training import checkpoints, trainer as training
+from colorbench.scoring import diversity, selection, speed
+from colorbench.training import checkpoints, distributed, trainer as training
 from colorbench.methods.colorizer import Colorizer
-from colorbench.data.datasets import Dataset
+from colorbench.data.datasets import Dataset, NoTrainingImages
 from colorbench.errors import UsageError, UserError
 from colorbench.run_settings import Checkpoint, Published, RunSettings, WeightsSource
 from colorbench.weights import published
-from colorbench.scoring.evaluate import BATCH_SIZE, SAMPLE_BYTES, evaluate
+from colorbench.scoring.evaluate import BATCH_SIZE, FULL_RESOLUTION, SAMPLE_BYTES, evaluate
 
 EVALUATION_RULE = (
     "ground truth quantised to 8-bit sRGB; the method sees its L (CIE Lab, D65) at the working size; "
@@ -88,6 +88,11 @@ def check(cls: type[Colorizer], data: Dataset, run_settings: RunSettings) -> Non
         return
     error = UsageError if overrides else UserError  # the user's setting, or the data and the profile's
     batch, items = colorizer.config.batch_size, len(data.train)
+    if (processes := distributed.world().size) > 1 and batch % processes:
+        raise UsageError(
+            f"{cls.name}'s batch_size {batch} (profile {profile}) does not split evenly over {processes} processes: it is the "
+            f"global batch; run it alone with --set batch_size=N, N a multiple of {processes}, or on a number of processes that divides {batch}"
+        )
     if batch > items:  # every batch would be the whole set, smaller than the config says
         raise error(
             f"{cls.name}'s batch_size {batch} (profile {profile}) is more than the {items} training items of {data.name}: "
@@ -119,6 +124,8 @@ def check_settings(cls: type[Colorizer], *, profile: str, size: int, overrides: 
         raise refused(f"steps cannot be negative (phase {', '.join(negative)})")
     if colorizer.trainable and colorizer.config.batch_size < 1:
         raise refused("batch_size must be at least 1")
+    if colorizer.trainable and isinstance(train_data, NoTrainingImages):  # a published test set without its training set
+        raise UserError(f"{cls.name} trains, and this dataset has no training images: {train_data.reason}")
     try:
         if colorizer.trainable:
             colorizer.prepare_training(train_data)
@@ -195,11 +202,15 @@ def run(cls: type[Colorizer], data: Dataset, run_settings: RunSettings, *, conso
     overrides = dict(run_settings.overrides)
     n_samples = diversity.samples_for(profile) if run_settings.n_samples is None else run_settings.n_samples
     source = weights_source(cls, run_settings)
+    if not distributed.world().main and source is not None:
+        return None  # on several processes, the others only train
     start = time.perf_counter()
     commit = results.git_commit()  # the code that runs, not what the tree holds when it ends
     training.seed_everything(seed)
     if source is None:
         colorizer = cls.from_profile(profile, size=data.size, **overrides).to(device)
+        if not distributed.world().main and not colorizer.trainable:
+            return None
     else:
         colorizer, loaded = load(cls, source, device=device, size=data.size)
     config = dataclasses.asdict(colorizer.config)
@@ -209,6 +220,8 @@ def run(cls: type[Colorizer], data: Dataset, run_settings: RunSettings, *, conso
         raise UserError(f"{cls.name}'s config cannot be recorded in a result ({e}): every setting must be finite JSON") from None
     if source is None:
         run_id, trained = _train(colorizer, data, run_settings, config=config, console=console)
+        if not distributed.world().main:
+            return None  # rank 0 writes and scores
     else:
         run_id = results.new_run_id(cls.name, data.name)
         trained = {"status": "ok", "steps": 0, "images_seen": 0, "seconds": 0.0, "phases": [], "loaded": loaded}
@@ -228,13 +241,14 @@ def run(cls: type[Colorizer], data: Dataset, run_settings: RunSettings, *, conso
             "config": config,
             "parameters": colorizer.n_parameters(),
         },
-        dataset={"name": data.name, "split": "test", "size": data.size, "count": len(data.test), "card": data.card},
-        evaluation=EVALUATION_RULE,
+        dataset={"name": data.name, "split": "test", "size": data.size, "test_size": data.test_size, "count": len(data.test), "card": data.card},
+        evaluation=EVALUATION_RULE if data.test_size == data.size else FULL_RESOLUTION.format(test=data.test_size, size=data.size),
         diversity_samples=n_samples if cls.stochastic else None,
         profile=profile,
         overrides=overrides or {},
         seed=seed,
         training=trained,
+        metrics=scored_metrics(run_settings),
     )
     if trained["status"] == "diverged":  # no scores: a NaN never reaches a result as a number
         result["diverged"] = trained["diverged"]
@@ -248,7 +262,7 @@ def run(cls: type[Colorizer], data: Dataset, run_settings: RunSettings, *, conso
         result["checkpoint"] = {"path": str(path), "sha256": digest}
 
     try:
-        _score(result, colorizer, data, seed=seed, n_samples=n_samples, out_dir=Path(out_dir), console=console)
+        _score(result, colorizer, data, seed=seed, n_samples=n_samples, out_dir=Path(out_dir), console=console, metrics=scored_metrics(run_settings))
     except BaseException as e:
         for name in (f"{run_id}.png", f"{run_id}-samples.png"):  # pictures of a result never written
             (Path(out_dir) / "samples" / name).unlink(missing_ok=True)
@@ -269,8 +283,10 @@ def _train(colorizer: Colorizer, data: Dataset, run_settings: RunSettings, *, co
         # other numbers than the defaults': never continued by a run made otherwise
         **({"precision": run_settings.precision} if run_settings.precision != "fp32" else {}),
         **({"loader": "workers"} if run_settings.workers else {}),
+        **({"world_size": world.size} if (world := distributed.world()).distributed else {}),
+        **{flag: True for flag in ("channels_last", "compile") if getattr(run_settings, flag)},
     }
-    run_id, nearest = _unfinished(out_dir, identity) if resume else (None, "")
+    run_id, nearest = _unfinished(out_dir, identity) if resume and world.main else (None, "")
     if resume and run_id is None and colorizer.trainable:
         console.print(
             f"{cls.name}: nothing to resume in {out_dir} for this dataset, profile, seed and config"
@@ -278,11 +294,15 @@ def _train(colorizer: Colorizer, data: Dataset, run_settings: RunSettings, *, co
             highlight=False,
         )
     run_id = run_id or results.new_run_id(cls.name, data.name)
+    if world.distributed and colorizer.trainable:  # rank 0's, whose disk holds the states; the others wait here while it scores a method
+        distributed.init(colorizer.device)
+        run_id = distributed.from_main(run_id)
     state_path = Path(out_dir) / "checkpoints" / f"{run_id}-training"
     try:
         trained = training.train(
             colorizer, data, seed=run_settings.seed, console=console, state_path=state_path, checkpoint_every=run_settings.checkpoint_every,
             resume=resume, run={"run_id": run_id, **identity}, workers=run_settings.workers, precision=run_settings.precision,
+            channels_last=run_settings.channels_last, compile=run_settings.compile,
         )
     except Exception as e:  # not a user error (a damaged state to resume from says so itself)
         if not isinstance(e, UserError) and checkpoints.training_state_json(state_path).is_file():  # written whole, for this
@@ -296,10 +316,17 @@ def one_line(error: Exception) -> str:
     return str(error).splitlines()[0] if isinstance(error, UserError) and str(error) else settings.reason(error)
 
 
-def _score(result: dict, colorizer: Colorizer, data: Dataset, *, seed: int, n_samples: int, out_dir: Path, console: Console) -> None:
+def scored_metrics(run_settings: RunSettings) -> dict:
+    """{name: Metric} a run is scored with: those ``run_settings`` name, or the default."""
+    if run_settings.metrics is None:
+        return selection.select()
+    return {n: m for n, m in plugins.metrics().items() if n in run_settings.metrics}
+
+
+def _score(result: dict, colorizer: Colorizer, data: Dataset, *, seed: int, n_samples: int, out_dir: Path, console: Console, metrics: dict) -> None:
     """Colourize and score the test set, time the method and save its sample pictures, into ``result``."""
     cls, run_id = type(colorizer), result["run_id"]
-    scored = evaluate(colorizer, data.test, seed=seed, n_samples=n_samples)
+    scored = evaluate(colorizer, data.test, seed=seed, n_samples=n_samples, metrics=metrics)
     timing = speed.measure(colorizer, data, seed=seed)
     if not timing["training"].get("applicable", True) and timing["training"]["reason"].startswith("could not"):
         console.print(Text.assemble(("warning:", "yellow"), f" {cls.name}: training speed {timing['training']['reason']}"), highlight=False)

@@ -30,6 +30,26 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+INCEPTION_METRICS = ("fid", "kid", "fid_tv")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_inception_metrics():
+    """An Inception v3 forward at 299 px costs a tenth of a second per image on a CPU
+    core: every run and score of the suite would pay it. They leave FID, KID and
+    FID (tv) out by the user's own switch ($COLORBENCH_METRICS); the tests of those
+    metrics (tests/scoring/test_fid.py) ask for them."""
+    from colorbench import plugins
+    from colorbench.scoring import selection
+
+    left_out = ",".join(f"-{n}" for n in INCEPTION_METRICS if n in plugins.metrics())
+    mp = pytest.MonkeyPatch()
+    if left_out:
+        mp.setenv(selection.ENVIRONMENT, left_out)
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def cli():
     """Invoke the CLI in-process: cli("list", "--json") -> click Result."""

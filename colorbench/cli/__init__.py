@@ -10,7 +10,8 @@ import typer
 
 import colorbench
 from colorbench.cli import colorize, leaderboard, listing, new_plugin, plugins, run, weights
-from colorbench.cli import compare, score
+from colorbench.cli import compare, export, score
+from colorbench.cli import study
 from colorbench.cli.output import ErrorHandlingGroup, invocation
 
 app = typer.Typer(
@@ -45,9 +46,11 @@ app.command("run")(run.run)
 app.command("colorize")(colorize.colorize)
 app.command("leaderboard")(leaderboard.leaderboard)
 app.command("score")(score.score)
+app.command("export")(export.export)
 app.command("compare")(compare.compare)
 app.command("new-plugin")(new_plugin.new_plugin)
 app.add_typer(weights.app, name="weights")
+app.add_typer(study.app, name="study")
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ import json
 import os
 import signal
 import sys
-from typing import Annotated, Any, Callable, TextIO
+from typing import Annotated, Any, Callable, Optional, TextIO
 
 import typer
 from rich.console import Console
@@ -44,6 +44,14 @@ stdout = _Console()
 stderr = _Console(stderr=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print exactly one JSON object on stdout.")]
+MetricsOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--metrics", metavar="NAMES",
+        help="Compute only these metrics (psnr,ssim,lpips), or all but these (=-fid,-kid); default: $COLORBENCH_METRICS, or all.",
+        show_default=False,
+    ),
+]
 
 
 class _Invocation:

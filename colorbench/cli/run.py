@@ -9,7 +9,7 @@ from rich import box
 from rich.text import Text
 from rich.table import Table
 
-from colorbench.cli.output import JsonOption, emit, exit_after_output, stderr, stdout, use_json, warn
+from colorbench.cli.output import JsonOption, MetricsOption, emit, exit_after_output, stderr, stdout, use_json, warn
 from colorbench.reporting.results import DEFAULT_DIR
 
 
@@ -71,7 +71,7 @@ def run(
         Optional[str], typer.Option("--plugin", "-p", help="Method(s) to run, comma-separated; see `colorbench list`.")
     ] = None,
     all_methods: Annotated[bool, typer.Option("--all", help="Run every registered method.")] = False,
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="builtin, folder:PATH, cifar10 or cifar10:subset-6k.")] = "builtin",
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="builtin, folder:PATH, cifar10, cifar10:subset-6k, or a published protocol: imagenet:val5k, imagenet:ctest10k, imagenet:val50k, coco:val2017, ade20k:val (with --data-dir).")] = "builtin",
     profile: Annotated[
         Optional[Profile],
         typer.Option(
@@ -107,6 +107,14 @@ def run(
         int, typer.Option(help="Processes making training batches: 0 in this process (colorbench's numbers); 1 or more: other numbers, the same for any count.", min=0, max=64)
     ] = 0,
     precision: Annotated[Precision, typer.Option(help="Training arithmetic: fp32, or autocast to bf16 or fp16 (other numbers).")] = Precision.fp32,
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="Train convolutional networks in channels-last memory format (faster on CUDA GPUs).")
+    ] = False,
+    compile_: Annotated[bool, typer.Option("--compile", help="Compile the networks for training with torch.compile (minutes of compiling first).")] = False,
+    nproc: Annotated[
+        int, typer.Option(help="Train on N processes of this machine, one per GPU (or gloo on the CPU), started by torchrun; "
+                          "batch_size stays the global batch. Several machines: see README, Training at scale.", min=1)
+    ] = 1,
     checkpoint_every: Annotated[
         int, typer.Option(help="Save the training state every N steps (0: every 10 minutes of training).", min=0)
     ] = 0,
@@ -116,6 +124,7 @@ def run(
         typer.Option(help="Samples per test image to measure a stochastic method's diversity (default: 3 at smoke, 8 otherwise).", min=1),
     ] = None,
     baseline: Annotated[bool, typer.Option(help="Also score the zero-chroma `gray` baseline on the same images.")] = True,
+    metrics: MetricsOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Train methods, or load their weights, on a dataset; score them beside the gray baseline, and store the results.
@@ -128,12 +137,28 @@ def run(
     from colorbench import devices, outputs, plugins, runner
     from colorbench.data import datasets
     from colorbench.run_settings import Checkpoint, Published, RunSettings
-    from colorbench.scoring import evaluate
+    from colorbench.scoring import evaluate, selection
     from colorbench.training import checkpoints
     from colorbench.cli.output import invocation
     from colorbench.errors import UsageError, UserError
 
-    use_json(json_output)
+    from colorbench.training import distributed
+
+    if nproc > 1:  # torchrun runs this command on each process (their output is theirs), which does the rest
+        import sys
+
+        try:
+            distributed.launch(nproc, distributed.strip_nproc(sys.argv[1:]), debug=invocation.debug)
+        except UserError:
+            use_json(json_output)  # said as this command's one error
+            raise
+        return
+    world = distributed.world()
+    use_json(json_output and world.main)  # one JSON object: rank 0's
+    if not world.main:
+        stderr.quiet = True  # rank 0 shows progress and warnings
+    if world.distributed and distributed.launched():
+        distributed.stop_quietly_when_told()
     if checkpoint is not None and (weights is not None or weights_file is not None):
         raise UsageError("--checkpoint and --weights/--weights-file are two sources of weights: pass one")
     source = Checkpoint(checkpoint) if checkpoint is not None else Published(weights, weights_file) if weights or weights_file else None
@@ -155,11 +180,13 @@ def run(
     overrides = classes[0].parse_overrides(settings) if settings else {}
     if meta is not None:
         checkpoints.check_plugin(checkpoint, meta, names[0])
+    chosen = tuple(selection.select(metrics))  # a misspelt name: refused before any work
     profile_name, working_size, fixed_by = fixed_by_weights(classes, source, meta, profile=profile, size=size, overrides=overrides)
-    dev = devices.pick(device)
+    dev = distributed.device_for(devices.pick(device))
     run_settings = RunSettings(
         profile=profile_name, seed=seed, device=dev, out_dir=out, n_samples=samples, overrides=overrides, resume=resume,
-        checkpoint_every=checkpoint_every, workers=workers, precision=precision.value, weights=source,
+        checkpoint_every=checkpoint_every, workers=workers, precision=precision.value, weights=source, metrics=chosen,
+        channels_last=channels_last, compile=compile_,
     )
     baseline_settings = dataclasses.replace(run_settings, overrides={}, weights=None)
     if baseline and "gray" not in names:
@@ -199,7 +226,8 @@ def run(
     if gray:
         warn(f"{len(gray)} grayscale test image(s) will not be scored ({evaluate.GRAY_REASON}): {listed(gray)}")
     stderr.print(
-        f"{data.name}: {len(data.train)} training items, {len(data.test)} test images at {data.size}x{data.size}; "
+        f"{data.name}: {len(data.train)} training items, {len(data.test)} test images at {data.test_size}x{data.test_size}"
+        + (f" (methods work at {data.size}x{data.size}; ab upsampled)" if data.test_size != data.size else "") + "; "
         f"profile {profile_name}, seed {seed}, device {dev}",
         highlight=False,
     )
@@ -211,8 +239,16 @@ def run(
             if invocation.debug:
                 raise
             message = runner.one_line(e)
+            if world.distributed:  # but on several processes the others cannot go on without this one
+                if distributed.launched() and distributed.lost(e):
+                    raise SystemExit(1)  # another process stopped first: the launcher names it
+                if not world.main:
+                    distributed.say(message)
+                raise UserError(message) from e
             warn(f"{cls.name} failed: {message}")
             failed.append({"plugin": cls.name, "status": "error", "error": message})
+            continue
+        if result is None:  # a process other than rank 0: it trained, rank 0 reports
             continue
         if result.status == "diverged":
             d = result.diverged
@@ -237,10 +273,11 @@ def run(
         # the metrics with a column, as the results record them (title, digits, direction)
         columns = {n: m for n, m in first.protocol.metrics.items() if m.title}
         arrows = {True: " ↑", False: " ↓", None: ""}
+        truth_cf = first.metrics.get("colourfulness_gt")
         table = Table(
             "method", *(m.title + arrows[m.higher_is_better] for m in columns.values()), "diversity", "train s",
-            title=f"{data.name}, {data.size} px, {first.protocol.dataset.scored} test images "
-            f"(CF of the truth {first.metrics['colourfulness_gt']:.2f})",
+            title=f"{data.name}, {data.size} px, {first.protocol.dataset.scored} test images"
+            + (f" (CF of the truth {truth_cf:.2f})" if truth_cf is not None else ""),
             title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True,
         )
         # gray first (every row is read against it), hint-based methods last (not comparable)
@@ -284,6 +321,8 @@ def run(
         for f in failed:
             stdout.print(Text.assemble((f"{f['plugin']}: {f['status']}", "red"), f": {f['error']}"), highlight=False)
 
+    if not world.main:
+        return
     emit(
         {"results": [r.shown() for r in done], "failed": failed},
         json_output,

@@ -9,8 +9,9 @@ from rich.table import Table
 from colorbench.cli.output import JsonOption, emit, print_lines, stdout, use_json
 
 app = typer.Typer(
-    help="Weights colorbench downloads: methods' published weights (`list`), and the ImageNet backbones "
-    "(VGG16, AlexNet) of perceptual losses and LPIPS; `fetch` gets them ahead of time, for offline use.",
+    help="Weights colorbench downloads: methods' published weights (`list`), the ImageNet backbones "
+    "(VGG16, AlexNet) of perceptual losses and LPIPS, and the Inception v3 networks of FID, KID and FID (tv); "
+    "`fetch` gets them ahead of time, for offline use.",
     no_args_is_help=True,
 )
 
@@ -54,10 +55,10 @@ def fetch(
     ] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Find or fetch VGG16 and AlexNet `features` weights, or with --plugin a method's
-    published weights, and cache them for offline use."""
+    """Find or fetch VGG16 and AlexNet `features` weights and the FID networks' weights,
+    or with --plugin a method's published weights, and cache them for offline use."""
     from colorbench import outputs, plugins
-    from colorbench.weights import backbones, published
+    from colorbench.weights import backbones, fid_weights, published
     from colorbench.errors import UsageError, UserError
 
     use_json(json_output)
@@ -78,9 +79,20 @@ def fetch(
         except OSError as e:
             raise UsageError(f"--archive {archive}: {e.strerror or e}; name the {backbones.CARRIER} you downloaded") from None
     missing = [name for name in backbones.BACKBONES if not (backbones.hub_path(name).is_file() or backbones.cached_path(name).is_file())]
-    if missing:  # where they will go is checked before any download
+    goes_to = list(map(backbones.cached_path, missing))
+    if not (fid_weights.cached_path().is_file() or (fid_weights.hub_dir() / fid_weights.FID_HUB_FILE).is_file()):
+        goes_to.append(fid_weights.cached_path())
+    if goes_to:  # where they will go is checked before any download
         outputs.check_folder(backbones.cache_dir(), "the weights cache (under $XDG_CACHE_HOME)")
-        if folders := [path for path in map(backbones.cached_path, missing) if path.is_dir()]:
+        if folders := [path for path in goes_to if path.is_dir()]:
             raise UserError(f"{folders[0]} is a folder where cached weights go: move it away, then fetch again")
     where = backbones.fetch(archive)
-    emit({"weights": where}, json_output, lambda: print_lines(f"{name}: {path}" for name, path in where.items()))
+    found, unavailable = fid_weights.fetch()
+    where |= {name: str(f.path) for name, f in found.items()}
+    sources = {name: f.source for name, f in found.items()}
+
+    def render():
+        print_lines(f"{name}: {path}" + (f" ({sources[name]})" if name in sources else "") for name, path in where.items())
+        print_lines(f"{name}: not fetched: {why}" for name, why in unavailable.items())
+
+    emit({"weights": where, "sources": sources, "not_fetched": unavailable}, json_output, render)

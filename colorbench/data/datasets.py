@@ -1,9 +1,11 @@
 """What a dataset is, the parts datasets are built from, and loading one by name.
 
-A `Dataset` yields float RGB tensors (3, S, S) in [0, 1] at the working size S:
-random crops for training, and a fixed, deterministic set of test images with
-their ids. Its ``card`` says exactly how it was made and travels with every
-result (see datasets/*.md for the long form).
+A `Dataset` yields float RGB tensors in [0, 1]: random (3, S, S) crops at the
+working size S for training, and a fixed, deterministic set of test images with
+their ids, (3, T, T) at its test size T (S unless a protocol fixes another, as the
+published ones' 256: methods are then scored at full resolution, see
+`colorbench.scoring.evaluate`). Its ``card`` says exactly how it was made and
+travels with every result (see datasets/*.md for the long form).
 """
 
 from __future__ import annotations
@@ -30,8 +32,13 @@ class Dataset:
     name: str  # as typed on the command line: builtin, folder:PATH, cifar10
     size: int  # working size S: models see S x S images
     train: TorchDataset  # items: RGB (3, S, S) float in [0, 1], randomly cropped
-    test: TorchDataset  # items: (RGB (3, S, S) float in [0, 1], image id)
+    test: TorchDataset  # items: (RGB (3, T, T) float in [0, 1], image id)
     card: dict = field(default_factory=dict)  # source, split and crop rule, counts
+    test_size: int | None = None  # T; None: the working size S
+
+    def __post_init__(self):
+        if self.test_size is None:
+            self.test_size = self.size
 
 
 class DatasetFactory(Protocol):
@@ -49,12 +56,15 @@ def load(spec: str, *, size: int | None = None, data_dir: Path | None = None, se
     if data_dir is not None and Path(data_dir).expanduser().exists() and not Path(data_dir).expanduser().is_dir():
         raise UsageError(f"--data-dir {data_dir} is a file; pass the folder that holds (or will hold) the dataset")
     data = entry.factory(arg or None, size=size, data_dir=data_dir, seed=seed)
+    t = data.test_size
     if len(data.test) == 0:
-        raise UserError(f"{data.name} has no test images at {data.size}x{data.size}: nothing to score a method on")
+        raise UserError(f"{data.name} has no test images at {t}x{t}: nothing to score a method on")
+    if t < data.size:  # a method is never scored on enlarged images
+        raise UserError(f"dataset {name}'s test size {t} is smaller than its working size {data.size}: a bug in its plugin")
     image = data.test[0][0]  # a plugin's slip, named now rather than as a stacking error in scoring
-    if not (isinstance(image, torch.Tensor) and image.is_floating_point() and tuple(image.shape) == (3, data.size, data.size)):
+    if not (isinstance(image, torch.Tensor) and image.is_floating_point() and tuple(image.shape) == (3, t, t)):
         found = f"{image.dtype} {tuple(image.shape)}" if isinstance(image, torch.Tensor) else type(image).__name__
-        raise UserError(f"dataset {name}'s test images are {found}, not float RGB tensors (3, {data.size}, {data.size}): a bug in its plugin")
+        raise UserError(f"dataset {name}'s test images are {found}, not float RGB tensors (3, {t}, {t}): a bug in its plugin")
     return data
 
 
@@ -121,6 +131,20 @@ class RandomCrops(TorchDataset):
     def source_of(self, i: int) -> int:
         """The photo item ``i`` is a crop of: held-out model selection holds out photos, not crops."""
         return i % len(self.images)
+
+
+class NoTrainingImages(TorchDataset):
+    """An empty training set and why it is empty: scoring needs no training images,
+    and a method that trains is refused before any work, told ``reason``."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def __len__(self):
+        return 0
+
+    def __getitem__(self, i):
+        raise IndexError(f"no training images: {self.reason}")
 
 
 class Fixed(TorchDataset):

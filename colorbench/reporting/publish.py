@@ -37,17 +37,46 @@ def _shell(text) -> str:
 
 
 def _command(runs: list) -> str:
-    """The command that makes these results, as they were made."""
+    """The commands that make these results, as they were made: one per working size."""
+    sizes = sorted({r.protocol.dataset.size for r in runs})
+    if len(sizes) > 1:
+        return "\n".join(_command([r for r in runs if r.protocol.dataset.size == s]) for s in sizes)
     first = runs[0].protocol
     names = _shell(",".join(r.plugin.name for r in runs))
     line = f"colorbench run --plugin {names} --dataset {_shell(first.dataset.name)} --profile {_shell(first.profile)} --seed {first.seed}"
     if first.dataset.size != (32 if first.dataset.name.startswith(("cifar10", "folder")) else 64):
         line += f" --size {_shell(first.dataset.size)}"
-    if first.dataset.name.startswith("cifar10"):
+    if first.dataset.name.startswith(("cifar10", "imagenet", "coco", "ade20k")):
         line += " --data-dir DIR"
+    line += _metrics_flag(first)
     overrides = {r.plugin.name: r.protocol.overrides for r in runs if r.protocol.overrides}
     note = "".join(f"\n# {printable(name)} with " + " ".join(f"--set {_shell(f'{k}={v}')}" for k, v in o.items()) for name, o in overrides.items())
     return line + " --out leaderboard/results" + note
+
+
+def _metrics_flag(protocol) -> str:
+    """``--metrics=-...`` naming the built-in metrics these results were scored without."""
+    from colorbench.scoring.builtin_metrics import BY_NAME
+
+    left_out = [n for n in BY_NAME if n not in protocol.metrics]
+    return f" --metrics=-{',-'.join(left_out)}" if left_out else ""
+
+
+def _submitted_command(systems: list) -> str:
+    """How each system scored from its outputs was put on the board."""
+    return "\n".join(
+        f"colorbench score GT PRED --dataset {_shell(s.protocol.dataset.name)}"
+        + (f" --size {_shell(s.protocol.dataset.size)}" if s.protocol.dataset.size != 64 and not leaderboard.full_resolution(s) else "")
+        + (" --data-dir DIR" if s.protocol.dataset.name.startswith(("cifar10", "imagenet", "coco", "ade20k")) else "")
+        + f" --name {_shell(s.plugin.name)} --paper {_shell(s.plugin.paper)}{_metrics_flag(s.protocol)} --out leaderboard/results"
+        for s in systems
+    )
+
+
+def _is_run(r) -> bool:
+    from colorbench.reporting.schemas import SubmittedResult
+
+    return not isinstance(r, SubmittedResult)
 
 
 def _cells(table: pd.DataFrame) -> pd.DataFrame:
@@ -57,7 +86,10 @@ def _cells(table: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "method": [md(m) for m in table["method"]],
         "paper": [md(p.split(": ", 1)[0]) for p in table["paper"]],  # its short tag; README cites it in full
-        "kind": ["hint" if leaderboard.has_hint(h) else "automatic" for h in table["hint"]],
+        "kind": [
+            "hint" if leaderboard.has_hint(h) else "submitted outputs" if p == leaderboard.SUBMITTED else "automatic"
+            for h, p in zip(table["hint"], table["profile"])
+        ],
     })
     for title, m in leaderboard.metric_columns(table).items():
         out[title + leaderboard.arrow(m)] = list(shown[title + leaderboard.arrow(m)])
@@ -70,7 +102,11 @@ def _cells(table: pd.DataFrame) -> pd.DataFrame:
             leaderboard.with_interval(None if pd.isna(v) else v, ci, 2)
             for v, ci in zip(table["own RGB ΔL*"], table["own RGB ΔL* ci95"])
         ]
-    out["params"] = [f"{n / 1e6:.2f} M" for n in table["params"]]
+    if "fooled" in table:  # a human study judged some of these methods (colorbench.study.board)
+        from colorbench.study.board import fooled_cells
+
+        out["fooled % (people)"] = fooled_cells(table)
+    out["params"] = ["" if pd.isna(n) else f"{n / 1e6:.2f} M" for n in table["params"]]
     out["GFLOPs/img"] = ["" if pd.isna(v) else f"{v:.3f}" for v in table["GFLOPs/img"]]
     out["img/s"] = ["" if pd.isna(v) else f"{v:.0f}" for v in table["img/s"]]
     out["device"] = [md(d) for d in table["device"]]
@@ -79,16 +115,21 @@ def _cells(table: pd.DataFrame) -> pd.DataFrame:
 
 def _section(key: str, table: pd.DataFrame, runs: list, results_dir: Path, figures_dir: Path | None) -> str:
     by_file = {r._path: r for r in runs}
-    shown = [by_file[f] for f in table["file"]]
-    named = list(zip(table["method"], shown))  # (the name shown, its run): the figures' labels
-    name = slug(shown[0])
+    rows = [by_file[f] for f in table["file"]]
+    shown = [r for r in rows if _is_run(r)]  # colorbench's own runs: their commands and figures
+    systems = [r for r in rows if not _is_run(r)]  # scored from submitted outputs
+    named = [(m, r) for m, r in zip(table["method"], rows) if _is_run(r)]  # (the name shown, its run): the figures' labels
+    name = slug(rows[0])
     hinted = table[[leaderboard.has_hint(h) for h in table["hint"]]]
     automatic = table.drop(hinted.index)
-    parts = [f"### {md(key)}\n", "Made with:\n", "```\n" + _command(shown) + "\n```\n"]
+    commands = ([_command(shown)] if shown else []) + ([_submitted_command(systems)] if systems else [])
+    parts = [f"### {md(key)}\n", "Made with:\n", "```\n" + "\n".join(commands) + "\n```\n"]
     parts.append(_cells(automatic).to_markdown(index=False) + "\n")
     if len(hinted):
         parts.append("Given a hint at test time (the ground truth's colour histogram: an oracle), so not comparable with the automatic methods above:\n")
         parts.append(_cells(hinted).to_markdown(index=False) + "\n")
+    if note := leaderboard.small_set_note(leaderboard.metric_columns(table), int(table["images"].iloc[0])):
+        parts.append(note + "\n")
     lpips = next((title + leaderboard.arrow(m) for title, m in leaderboard.metric_columns(table).items() if m.name == "lpips"), None)
     pictures = [
         ("grid", any(r.samples for r in shown), figures.grid, "the same test images across methods"),
@@ -128,7 +169,10 @@ def _protocol(runs: list) -> str:
             f"{d.count} test images, {d.excluded} excluded ({md(reason)}). "
             + " ".join(f"{md(k.replace('_', ' '))}: {md(v)}." for k, v in card.items() if k in ("preprocessing", "train_crops", "test_crops"))
         )
-    lines.append(f"\nEvaluation: {md(runs[0].protocol.evaluation)}.\n")
+    own = [r for r in runs if _is_run(r)]
+    lines.append(f"\nEvaluation: {md((own or runs)[0].protocol.evaluation)}.\n")
+    if systems := [r for r in runs if not _is_run(r)]:
+        lines.append(f"Systems scored from submitted outputs ({', '.join(md(s.plugin.name) for s in systems)}): {md(systems[0].protocol.evaluation)}.\n")
     lines.append("| metric | version | better | colour space | definition |\n|---|---|---|---|---|")
     for m in runs[0].protocol.metrics.values():
         better = {True: "higher", False: "lower", None: "—"}[m.higher_is_better]
@@ -136,7 +180,8 @@ def _protocol(runs: list) -> str:
     ci = runs[0].protocol.ci95
     if ci:
         lines.append(f"\nIntervals: {md(ci if isinstance(ci, str) else ', '.join(f'{k} {v}' for k, v in ci.items()))}.")
-    lines += [
+    runs = own or []
+    lines += [] if not runs else [
         f"\n- profiles: {values(lambda r: r.protocol.profile)}; seeds: {values(lambda r: r.protocol.seed)}; "
         f"diversity samples per image: {values(lambda r: r.protocol.diversity_samples or 'n/a')}",
         f"- colorbench {values(lambda r: r.colorbench_version)} (commits {values(lambda r: (r.git_commit or 'unknown')[:12])}); "

@@ -55,11 +55,12 @@ def machine_info(device) -> dict:
     }
 
 
-def metric_records() -> dict:
-    """{name: metadata} of every registered metric, as a result's protocol keeps them."""
-    from colorbench import plugins
+def metric_records(metrics=None) -> dict:
+    """{name: metadata} of the metrics scored (default: `colorbench.scoring.selection.select`),
+    as a result's protocol keeps them."""
+    from colorbench.scoring import selection
 
-    return {name: m.record() for name, m in plugins.metrics().items()}
+    return {name: m.record() for name, m in (selection.select() if metrics is None else metrics).items()}
 
 
 # ------------------------------------------------------------------ building a result
@@ -67,9 +68,10 @@ def metric_records() -> dict:
 # their scoring, so `run` and `score` record it the same way.
 def for_run(
     *, run_id: str, status: str, commit: str | None, device, plugin: dict, dataset: dict, evaluation: str,
-    diversity_samples: int | None, profile: str, overrides: dict, seed: int, training: dict,
+    diversity_samples: int | None, profile: str, overrides: dict, seed: int, training: dict, metrics=None,
 ) -> dict:
-    """A method's run, before it is scored (a diverged one never is)."""
+    """A method's run, before it is scored (a diverged one never is); ``metrics``:
+    {name: Metric} it is scored with (default: `colorbench.scoring.selection.select`)."""
     from colorbench.scoring import bootstrap
 
     return {
@@ -84,7 +86,7 @@ def for_run(
         "protocol": {
             "dataset": dataset,
             "evaluation": evaluation,
-            "metrics": metric_records(),
+            "metrics": metric_records(metrics),
             "ci95": bootstrap.describe(),
             "diversity_samples": diversity_samples,
             "profile": profile,
@@ -98,7 +100,7 @@ def for_run(
     }
 
 
-def for_score(*, device, dataset: dict, pairing: str, evaluation: str, predictions: Path, scored: dict) -> dict:
+def for_score(*, device, dataset: dict, pairing: str, evaluation: str, predictions: Path, scored: dict, metrics=None) -> dict:
     """`colorbench score`'s result: images scored as they are, no method."""
     from colorbench.scoring import bootstrap
 
@@ -112,13 +114,23 @@ def for_score(*, device, dataset: dict, pairing: str, evaluation: str, predictio
             "dataset": dataset,
             "pairing": pairing,
             "evaluation": evaluation,
-            "metrics": metric_records(),
+            "metrics": metric_records(metrics),
             "ci95": bootstrap.describe(),
             "device": str(device),
         },
         "predictions": str(predictions),
     }
     return add_scores(result, scored)
+
+
+def for_submitted(*, device, name: str, paper: str, dataset: dict, predictions: Path, scored: dict, metrics=None) -> dict:
+    """`colorbench score --dataset`'s result: a system's outputs on a named test set (`colorbench.scoring.submitted`)."""
+    from colorbench.scoring import submitted
+
+    result = for_score(device=device, dataset=dataset, pairing=submitted.PAIRING_RULE, evaluation=submitted.EVALUATION_RULE,
+                       predictions=predictions, scored=scored, metrics=metrics)
+    result["kind"] = "submitted"
+    return result | {"run_id": new_run_id(name, dataset["name"]), "plugin": {"name": name, "paper": paper}, "native_output": scored["native_output"]}
 
 
 def add_scores(result: dict, scored: dict) -> dict:
@@ -141,7 +153,7 @@ def add_scores(result: dict, scored: dict) -> dict:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")  # two results of one second still have an order
 
 
 def new_run_id(plugin: str, dataset: str) -> str:

@@ -15,6 +15,7 @@ import torch
 
 from colorbench.methods.colorizer import Colorizer
 from colorbench.lab import normalized_to_rgb, rgb_to_normalized
+from colorbench.scoring.evaluate import at_working_size
 from colorbench.scoring.metrics import to_uint8
 
 N_IMAGES = 8  # test images shown per method
@@ -37,7 +38,8 @@ def save(colorizer: Colorizer, test_set, *, out_dir: Path, run_id: str, seed: in
     from colorbench.methods.colorize_files import write_png
 
     indices = pick(len(test_set))
-    gt = to_uint8(torch.stack([test_set[i][0] for i in indices]).to(colorizer.device))
+    # at the working size, as the method sees them (a larger test size is scored, not shown, at full resolution)
+    gt = at_working_size(to_uint8(torch.stack([test_set[i][0] for i in indices]).to(colorizer.device)), colorizer.size)
     ids = [test_set[i][1] for i in indices]
     L, ab_true = rgb_to_normalized(gt)
     reference = ab_true if colorizer.hint else None

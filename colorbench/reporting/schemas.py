@@ -131,6 +131,7 @@ class MetricSpec(_Record):
     digits: Annotated[int, Field(ge=0, le=12)]
     narrow_table: bool
     valid_range: Annotated[list[int | float], Field(min_length=2, max_length=2)]  # a plugin's ints kept as stored
+    reliable_from: Count = 0  # fewer images than this: a biased value (FID), flagged
 
     @model_validator(mode="after")
     def _ordered(self) -> MetricSpec:
@@ -143,6 +144,7 @@ class Dataset(_Record):
     name: str
     split: str
     size: Annotated[int, Field(gt=0, lt=2**63)] | Literal["own"]  # `score`: each image at its own
+    test_size: Annotated[int, Field(gt=0, lt=2**63)] | None = None  # scored at this size when larger than `size`; None: `size`
     count: Count
     card: dict[str, Any] = {}
     excluded_reason: str | None = None
@@ -332,13 +334,58 @@ class ScoreResult(_Result):
     protocol: ScoreProtocol
 
 
-Result = ScoredRun | DivergedRun | ScoreResult
+class System(_Record):
+    """A system scored from its outputs: no plugin, so no parameters or config."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    paper: str
+
+
+class SubmittedResult(_Result):
+    """What `colorbench score --dataset` writes: another system's outputs on a named
+    dataset's test set, a row of that dataset's table (`colorbench.scoring.submitted`)."""
+
+    kind: Literal["submitted"]
+    run_id: str
+    plugin: System
+    protocol: ScoreProtocol
+    native_output: NativeOutput | None = None
+    predictions: str
+
+
+Result = ScoredRun | DivergedRun | ScoreResult | SubmittedResult
+
+
+class Judged(_Record):
+    """What a study judged: a method's outputs on a dataset (a run of it, when the study names one)."""
+
+    method: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    dataset: str
+    run_id: str | None = None
+
+
+class StudySize(_Record):
+    participants: Count
+    trials: Count
+    photos: Count
+
+
+class StudyResult(_Result):
+    """What `colorbench study results --attach` writes: a method's fooling rate in a
+    human real-vs-fake study (`colorbench.study.board`), shown beside that method's run."""
+
+    kind: Literal["study"]
+    run_id: str
+    judged: Judged
+    study: StudySize
 
 
 def check_result(result: dict) -> Result:
     """``result`` (parsed JSON) as the result it is; `SchemaError` naming its first bad field if it is none."""
-    if result.get("kind") == "score":
-        model = ScoreResult
+    if result.get("kind") == "study":  # `colorbench study results --attach`
+        return _check(StudyResult, result)
+    if result.get("kind") in ("score", "submitted"):
+        model = ScoreResult if result["kind"] == "score" else SubmittedResult
     else:
         model = DivergedRun if result.get("status") == "diverged" else ScoredRun
     return _check(model, result)

@@ -47,13 +47,23 @@ def arrow(record) -> str:
 
 
 def protocol_key(result) -> str:
-    """A readable name for how a result was scored; equal keys share a table."""
+    """A readable name for how a result was scored; equal keys share a table. Test
+    images larger than the working size (a published protocol's 256 px) are named by
+    their own size: methods of any working size, and systems scored from their
+    outputs, are scored on the same images."""
     data = result.protocol.dataset
     versions = ",".join(f"{m.name}:v{m.version}" for m in _shown(result).values())
+    size = f"{data.size}x{data.size} px" if not full_resolution(result) else f"{data.test_size}x{data.test_size} px, full resolution"
     return (
-        f"{data.name} · {data.split} · {data.size}x{data.size} px · "
+        f"{data.name} · {data.split} · {size} · "
         f"{data.scored} test images ({data.excluded} excluded) · metrics {versions}"
     )
+
+
+def full_resolution(result) -> bool:
+    """Whether the test images were larger than the working size (`colorbench.scoring.evaluate`)."""
+    data = result.protocol.dataset
+    return getattr(data, "test_size", None) is not None and data.test_size > data.size
 
 
 def _diversity(r) -> tuple[float | None, bool | None]:
@@ -76,12 +86,32 @@ def _native(r) -> tuple[float | None, list | None]:
     return native.metrics.get("lightness_error"), native.ci95.get("lightness_error")
 
 
+SUBMITTED = "submitted"  # the profile column of a system scored from its outputs (`colorbench.scoring.submitted`)
+
+
+def _submitted_row(r) -> dict:
+    """A system scored from its submitted outputs: no training, speed or device of ours."""
+    drift, drift_ci = _native(r)
+    return {
+        "protocol": protocol_key(r), "method": r.plugin.name, "hint": None, "paper": r.plugin.paper, "profile": SUBMITTED,
+        "images": r.protocol.dataset.scored,
+        **{title: r.metrics.get(m.name) for title, m in _shown(r).items()},
+        **{f"{title} ci95": r.ci95.get(m.name) for title, m in _shown(r).items()},
+        METRICS: _shown(r), "diversity LPIPS": None, "noise ignored": None, "own RGB ΔL*": drift, "own RGB ΔL* ci95": drift_ci,
+        "params": None, "train s": None, "img/s": None, "GFLOPs/img": None, "device": "", "seed": None, "created": r.created, "file": r._path,
+    }
+
+
 def frame(results: list) -> pd.DataFrame:
-    """One row per method's scored run (`schemas.ScoredRun`); `score` outputs and diverged runs have none."""
-    from colorbench.reporting.schemas import ScoredRun
+    """One row per method's scored run (`schemas.ScoredRun`) and per system scored from
+    its outputs (`schemas.SubmittedResult`); plain `score` outputs and diverged runs have none."""
+    from colorbench.reporting.schemas import ScoredRun, SubmittedResult
 
     rows = []
     for r in results:
+        if isinstance(r, SubmittedResult):
+            rows.append(_submitted_row(r))
+            continue
         if not isinstance(r, ScoredRun) or r.status != "ok":  # a `score` output, or diverged: no method's scores
             continue
         images_per_s, gflops = _speed(r)
@@ -89,10 +119,11 @@ def frame(results: list) -> pd.DataFrame:
         drift, drift_ci = _native(r)
         rows.append({
             "protocol": protocol_key(r),
-            "method": r.plugin.name,
+            "method": r.plugin.name + (f" ({r.protocol.dataset.size} px)" if full_resolution(r) else ""),  # its working size
             "hint": r.plugin.hint,
             "paper": r.plugin.paper,
             "profile": r.protocol.profile,
+            "images": r.protocol.dataset.scored,
             **{title: r.metrics.get(m.name) for title, m in _shown(r).items()},
             **{f"{title} ci95": r.ci95.get(m.name) for title, m in _shown(r).items()},
             METRICS: _shown(r),
@@ -112,10 +143,14 @@ def frame(results: list) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    latest = df.sort_values("created").groupby(["protocol", "method", "profile"], as_index=False).tail(1)
+    when = pd.to_datetime(df["created"], utc=True, format="ISO8601")  # with or without milliseconds
+    latest = df.assign(_when=when).sort_values("_when", kind="stable").drop(columns="_when")
+    latest = latest.groupby(["protocol", "method", "profile"], as_index=False).tail(1)
     # gray first: every other row is read against it
     order = latest.assign(_gray=latest["method"] != "gray").sort_values(["protocol", "_gray", "PSNR"], ascending=[True, True, False])
-    return order.drop(columns="_gray").reset_index(drop=True)
+    from colorbench.study.board import with_studies  # a human study's fooling rate beside the metrics
+
+    return with_studies(order.drop(columns="_gray").reset_index(drop=True), results)
 
 
 def has_hint(hint) -> bool:
@@ -156,7 +191,7 @@ def terminal_columns(table: pd.DataFrame) -> list[str]:
 def markdown_columns(table: pd.DataFrame) -> list[str]:
     metrics = [title + arrow(m) for title, m in metric_columns(table).items()]
     return [
-        "method", "profile", *metrics,
+        "method", "profile", *metrics, "fooled %",
         "diversity LPIPS", "noise ignored", "params", "train s", "img/s", "GFLOPs/img", "hint", "device", "seed",
     ]
 
@@ -181,11 +216,41 @@ def with_interval(value, ci, digits: int) -> str:
     return text
 
 
+SMALL_SET_MARK = "†"
+
+
+def too_few(record, images) -> bool:
+    """Whether a metric's value rests on fewer images than it needs to be unbiased (FID below 2,048)."""
+    return getattr(record, "reliable_from", 0) > images
+
+
+def metric_cell(value, ci, record, images: int) -> str:
+    """"value ± half-width", marked when the value rests on too few images."""
+    text = with_interval(value, ci, record.digits)
+    return text + f" {SMALL_SET_MARK}" if text and too_few(record, images) else text
+
+
+def small_set_note(columns: dict, images: int) -> str:
+    """The footnote of a table whose values ``too_few`` marks; "" when none is."""
+    flagged = [title for title, m in columns.items() if too_few(m, images)]
+    if not flagged:
+        return ""
+    needed = max(columns[t].reliable_from for t in flagged)
+    return (
+        f"{SMALL_SET_MARK} {' and '.join(flagged)} on {images} images, fewer than the {needed:,} it needs: biased (upwards, more so on "
+        "fewer images) and from a rank-deficient covariance, so comparable only with values on the same images; KID is unbiased at any size."
+    )
+
+
 def markdown_table(table: pd.DataFrame) -> pd.DataFrame:
     """Metric cells as "value ± half-width of the 95% interval"."""
     t = table.copy()
     for title, m in metric_columns(table).items():
-        t[title + arrow(m)] = [with_interval(v, ci, m.digits) for v, ci in zip(t[title + arrow(m)], t[f"{title} ci95"])]
+        t[title + arrow(m)] = [metric_cell(v, ci, m, n) for v, ci, n in zip(t[title + arrow(m)], t[f"{title} ci95"], t["images"])]
+    if "fooled" in t:  # a human study judged some of these methods (colorbench.study.board)
+        from colorbench.study.board import fooled_cells
+
+        t["fooled %"] = fooled_cells(t)
     t = t[[c for c in markdown_columns(table) if c in t]].astype(object)
     t = t.where(t.notna(), "")  # not applicable or not recorded: an empty cell, not "nan"
     for column in t:  # text from result files (plugins, machines, hand edits) is data, never markdown
@@ -196,7 +261,8 @@ def markdown_table(table: pd.DataFrame) -> pd.DataFrame:
 def to_markdown(df: pd.DataFrame) -> str:
     parts = []
     for key, table in tables(df).items():
-        parts.append(f"### {md(key)}\n\n{markdown_table(table).to_markdown(index=False)}\n")
+        note = small_set_note(metric_columns(table), int(table["images"].iloc[0]))
+        parts.append(f"### {md(key)}\n\n{markdown_table(table).to_markdown(index=False)}\n" + (f"\n{note}\n" if note else ""))
     if parts:
         parts.append(
             "± : half-width of the percentile-bootstrap 95% interval over test images. diversity LPIPS: mean "

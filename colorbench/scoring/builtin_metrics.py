@@ -43,6 +43,48 @@ def _cf_difference_of_means(means):
     return abs(means["colourfulness"] - means["colourfulness_gt"])  # floats, or arrays of resampled means
 
 
+# FID, KID and FID (tv): `colorbench.scoring.fid`, imported when scored (torchvision's
+# Inception and the weights are not needed to list metrics)
+FID_RELIABLE_FROM = 2048  # below, the covariance of 2048-d features is rank-deficient and FID biased
+INCEPTION_FEATURES = "2048-d pool features (after the last average pool)"
+
+
+def _fid(device):
+    from colorbench.scoring import fid
+
+    return fid.FIDAccumulator(device, fid.STANDARD)
+
+
+def _kid(device):
+    from colorbench.scoring import fid
+
+    return fid.KIDAccumulator(device, fid.STANDARD)
+
+
+def _fid_tv(device):
+    from colorbench.scoring import fid
+
+    return fid.FIDAccumulator(device, fid.TORCHVISION)
+
+
+def _standard_unavailable(device) -> str | None:
+    from colorbench.scoring import fid
+
+    return fid.unavailable(fid.STANDARD, device)
+
+
+def _tv_unavailable(device) -> str | None:
+    from colorbench.scoring import fid
+
+    return fid.unavailable(fid.TORCHVISION, device)
+
+
+def _inputs(which: str) -> str:
+    from colorbench.scoring import fid
+
+    return {"standard": fid.STANDARD_INPUT, "tv": fid.TORCHVISION_INPUT}[which]
+
+
 METRICS = [
     Metric(
         name="psnr", version="1", title="PSNR", digits=2, narrow_table=True, kind=PER_IMAGE,
@@ -91,6 +133,31 @@ METRICS = [
         description="|colourfulness(pred) - colourfulness(gt)| per image, then mean "
         "(not the same as delta_colourfulness, which compares the dataset means)",
         per_image=_cf_abs_difference,
+    ),
+    Metric(
+        name="fid", version="1", title="FID", digits=2, kind=SET,
+        higher_is_better=False, colour_space=RGB_8BIT, valid_range=(0.0, 1e6), reliable_from=FID_RELIABLE_FROM,
+        description="Fréchet Inception Distance (Heusel et al. 2017) between the ground truth's and the predictions' "
+        f"{INCEPTION_FEATURES} of TensorFlow's FID Inception v3 (inception-2015-12-05, the network of pytorch-fid, "
+        f"clean-fid and torchmetrics); {_inputs('standard')}; means and covariances in float64, tr sqrt(S1 S2) from "
+        "the eigenvalues of S1^1/2 S2 S1^1/2. Biased, its covariances rank-deficient, under 2,048 images: KID beside it",
+        accumulator=_fid, needs="the FID Inception weights (`colorbench weights fetch`)", unavailable=_standard_unavailable,
+    ),
+    Metric(
+        name="kid", version="1", title="KID", digits=4, kind=SET,
+        higher_is_better=False, colour_space=RGB_8BIT, valid_range=(-1e3, 1e3),  # unbiased: a hair below 0 when the sets agree
+        description="Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD² with the kernel (x·y/2048 + 1)^3 "
+        "between the same features as fid (same network and inputs), the mean over 100 subsets of 1,000 images "
+        "of each set drawn with seed 0 (torchmetrics' defaults), of all images when there are fewer",
+        accumulator=_kid, needs="the FID Inception weights (`colorbench weights fetch`)", unavailable=_standard_unavailable,
+    ),
+    Metric(
+        name="fid_tv", version="1", title="FID (tv)", digits=2, kind=SET,
+        higher_is_better=False, colour_space=RGB_8BIT, valid_range=(0.0, 1e6), reliable_from=FID_RELIABLE_FROM,
+        description="FID as CT2 (Weng et al. 2022) and DDColor (Kang et al. 2023) compute it, not comparable with fid: "
+        f"torchvision's ImageNet Inception v3 (inception_v3_google weights), its own blocks, {INCEPTION_FEATURES}; "
+        f"{_inputs('tv')}; the same FID arithmetic as fid",
+        accumulator=_fid_tv, needs="torchvision's Inception v3 weights (torch hub cache, or its download)", unavailable=_tv_unavailable,
     ),
 ]
 BY_NAME = {m.name: m for m in METRICS}

@@ -55,6 +55,9 @@ class Problems:
     unreadable: list[str] = field(default_factory=list)  # images, and folders that cannot be listed
     size_mismatch: list[str] = field(default_factory=list)
     too_small: list[str] = field(default_factory=list)
+    # against a named dataset's test set (`colorbench.scoring.submitted`):
+    not_in_ground_truth: list[str] = field(default_factory=list)  # a test image GT lacks
+    not_the_protocols: list[str] = field(default_factory=list)  # GT's pixels differ from the dataset's
 
     def as_dict(self) -> dict[str, list[str]]:
         return {k: v for k, v in self.__dict__.items() if v}
@@ -75,7 +78,8 @@ class ScoreProblems(UserError):
         self.problems = problems
 
 
-def _images_by_key(root: Path, problems: Problems) -> dict[str, Path]:
+def images_by_key(root: Path, problems: Problems) -> dict[str, Path]:
+    """{relative path without suffix: file} of every image under ``root``."""
     found: dict[str, Path] = {}
     for path in image_files(root, unreadable=problems.unreadable):
         key = path.relative_to(root).with_suffix("").as_posix()
@@ -86,12 +90,16 @@ def _images_by_key(root: Path, problems: Problems) -> dict[str, Path]:
     return found
 
 
-def pair(gt_dir: Path, pred_dir: Path, problems: Problems) -> list[tuple[str, Path, Path]]:
-    """(image id, ground truth, prediction) for every pair; what does not pair goes to ``problems``."""
+def check_folders(gt_dir: Path, pred_dir: Path) -> None:
     for d, what in ((gt_dir, "ground-truth"), (pred_dir, "prediction")):
         if not d.is_dir():
             raise UsageError(f"{what} folder {d} does not exist or is not a directory")
-    truth, predicted = _images_by_key(gt_dir, problems), _images_by_key(pred_dir, problems)
+
+
+def pair(gt_dir: Path, pred_dir: Path, problems: Problems) -> list[tuple[str, Path, Path]]:
+    """(image id, ground truth, prediction) for every pair; what does not pair goes to ``problems``."""
+    check_folders(gt_dir, pred_dir)
+    truth, predicted = images_by_key(gt_dir, problems), images_by_key(pred_dir, problems)
     if not truth and not problems.unreadable:  # else those are listed: the truth may be in them
         raise UserError(f"no images in {gt_dir} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
     problems.missing += [f"{truth[k]}: no prediction {pred_dir / k}.*" for k in sorted(truth.keys() - predicted.keys())]
@@ -167,11 +175,14 @@ def _batches(loaded: list[Checked], max_pixels: int):
 
 
 @torch.no_grad()
-def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device, strict: bool = False, max_pixels: int = _BATCH_PIXELS) -> dict:
+def score_folders(
+    gt_dir: Path, pred_dir: Path, *, device: torch.device, strict: bool = False, max_pixels: int = _BATCH_PIXELS, metrics=None
+) -> dict:
     """Check, then score; raises `ScoreProblems` (nothing scored) if anything is
     wrong, and with ``strict`` a `UserError` if any image would be left out
-    (grayscale ground truth). An image over ``max_pixels`` is scored in tiles."""
-    from colorbench.scoring import bootstrap
+    (grayscale ground truth). An image over ``max_pixels`` is scored in tiles.
+    ``metrics``: {name: Metric} to compute (default: `colorbench.scoring.selection.select`)."""
+    from colorbench.scoring import bootstrap, selection
     from colorbench.scoring.evaluate import GRAY_REASON
     from colorbench.scoring.scorer import Scorer
 
@@ -191,7 +202,7 @@ def score_folders(gt_dir: Path, pred_dir: Path, *, device: torch.device, strict:
             + ", ".join(left_out[:5]) + (" ..." if len(left_out) > 5 else "")
         )
     colour = [item for item in loaded if not item.gray]
-    scorer = Scorer(device, sizes={item.id: item.shape for item in colour})
+    scorer = Scorer(device, selection.select() if metrics is None else metrics, sizes={item.id: item.shape for item in colour})
     for indices, tiled in _batches(loaded, max_pixels):
         keep = [i for i in indices if not loaded[i].gray]  # the batch as scored: its colour images
         if not keep:

@@ -13,6 +13,8 @@ and these, of G's RGB as it came out (8-bit sRGB, as every scored image):
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from colorbench.lab import lightness
@@ -32,7 +34,14 @@ def per_image(gt_u8: torch.Tensor, rgb: torch.Tensor) -> dict[str, torch.Tensor]
     return {"psnr": metrics.psnr(gt_u8, out_u8), "lightness_error": drift}
 
 
+def stored(values: list[float]) -> list[float | None]:
+    """Per-image values as a result stores them: the PSNR of an output identical to its
+    truth (+inf) as null, left out of the mean, as the contract's PSNR is."""
+    return [v if math.isfinite(v) else None for v in values]
+
+
 def summarize(values: dict[str, list[float]], *, seed: int = bootstrap.SEED) -> dict:
-    """The result's ``native_output`` section: means with their 95 % intervals."""
-    means = {name: float(torch.tensor(v, dtype=torch.float64).mean()) for name, v in values.items()}
-    return {"space": SPACE, "metrics": means, "ci95": bootstrap.intervals(values, seed=seed), "definition": DEFINITION}
+    """The result's ``native_output`` section: means (of the finite values) with their 95 % intervals."""
+    kept = {name: stored(v) for name, v in values.items()}
+    means = {name: math.fsum(f := [x for x in v if x is not None]) / len(f) for name, v in kept.items() if any(x is not None for x in v)}
+    return {"space": SPACE, "metrics": means, "ci95": bootstrap.intervals({n: kept[n] for n in means}, seed=seed), "definition": DEFINITION}

@@ -66,6 +66,7 @@ class Metric:
     needs: str = ""  # what it needs beyond the images (weights...), for `colorbench list`
     unavailable: Callable[[torch.device], str | None] = always_available  # why it cannot run there, or None
     left_out_reason: str = "value not finite: left out of the mean"  # a per-image value of +-inf or NaN
+    reliable_from: int = 0  # with fewer images than this the value is biased (FID under 2,048): tables flag it
 
     def record(self) -> dict:
         """Its metadata, as result files keep it (so a table can be drawn without the plugin)."""
@@ -80,6 +81,7 @@ class Metric:
             "digits": self.digits,
             "narrow_table": self.narrow_table,
             "valid_range": list(self.valid_range),
+            "reliable_from": self.reliable_from,
         }
 
 
@@ -106,6 +108,7 @@ def check(metric: Metric) -> None:
     require(metric.title is None or (isinstance(metric.title, str) and metric.title.isprintable() and metric.title.strip() != ""), "title must be one line of text, or None")
     require(isinstance(metric.digits, int) and 0 <= metric.digits <= 12, "digits must be 0 to 12")
     require(callable(metric.unavailable), "unavailable must be a function of the device")
+    require(isinstance(metric.reliable_from, int) and not isinstance(metric.reliable_from, bool) and metric.reliable_from >= 0, "reliable_from must be a number of images, 0 or more")
     if metric.kind == PER_IMAGE:
         require(callable(metric.per_image), "a per_image metric needs per_image(gt_u8, pred_u8)")
         require(metric.accumulator is None and metric.from_means is None, "a per_image metric has no accumulator or from_means")

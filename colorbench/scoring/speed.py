@@ -130,6 +130,8 @@ def measure(colorizer, data, *, seed: int = 0, batch_size: int | None = None, bu
     batch_size = batch_size or (64 if device.type == "cuda" else 16)
     warmup = WARMUP.get(device.type, WARMUP_DEFAULT)
     first = torch.stack([data.test[i][0] for i in range(min(len(data.test), batch_size))]).to(device)
+    if first.shape[-1] != colorizer.size:  # test images larger than the working size: the method sees them at its own
+        first = torch.nn.functional.interpolate(first, size=(colorizer.size,) * 2, mode="bicubic", antialias=True).clamp(0, 1)
     repeats = -(-batch_size // len(first))
     rgb = first.repeat(repeats, 1, 1, 1)[:batch_size]
     L, ab = rgb_to_normalized(rgb)

@@ -11,6 +11,11 @@ Two loader modes, with different numbers (each repeatable and resume-exact):
   from (seed, step, position in the batch), so the count of workers does not
   change a number and a resumed run repeats the crops it would have made.
 
+A run on several processes (`colorbench.training.distributed`) makes its items
+the second way (in its main process too, if it has no workers), each process
+those of its shard of the step's batch: the N shards of a step are the batch of
+one process with workers, split in N, crops and all.
+
 Held-out model selection (`colorbench.training.selection`) takes whole images out
 of training (`held_out_split`) and makes their items the same way at every
 evaluation (`held_out_batches`), both seeded apart from the global RNG streams.
@@ -46,14 +51,19 @@ def batch_at(dataset, batch_size: int, seed: int, step: int) -> torch.Tensor:
 
 class StepBatches(Sampler):
     """The batches of steps ``start`` to ``total`` - 1, each item keyed by
-    (step, position, index) so a worker can seed it."""
+    (step, position, index) so a worker can seed it; with ``shard`` (positions
+    [start, stop) of each batch: `distributed.shard`), that part of each batch,
+    its positions those in the whole batch."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, start: int, total: int):
+    def __init__(self, n: int, batch_size: int, seed: int, start: int, total: int, shard: tuple[int, int] | None = None):
         self.n, self.batch_size, self.seed, self.start, self.total = n, batch_size, seed, start, total
+        self.shard = shard or (0, batch_size)
 
     def __iter__(self):
+        first, stop = self.shard
         for step in range(self.start, self.total):
-            yield [(step, position, i) for position, i in enumerate(indices_at(self.n, self.batch_size, self.seed, step))]
+            items = indices_at(self.n, self.batch_size, self.seed, step)[first:stop]
+            yield [(step, position, i) for position, i in enumerate(items, start=first)]
 
     def __len__(self) -> int:
         return self.total - self.start
@@ -61,8 +71,8 @@ class StepBatches(Sampler):
 
 class SeededItems(Dataset):
     """``dataset``'s items by (step, position, index); with ``seeded``, every RNG of
-    the process is first seeded from (seed, step, position) (in a worker process
-    only: the main process's RNGs are the run's)."""
+    the process is first seeded from (seed, step, position) (in the main process,
+    and put back after: its RNGs are the run's)."""
 
     def __init__(self, dataset, seed: int, seeded: bool):
         self.dataset, self.seed, self.seeded = dataset, seed, seeded
@@ -72,9 +82,11 @@ class SeededItems(Dataset):
 
     def __getitem__(self, key):
         step, position, index = key
-        if self.seeded:
+        if not self.seeded:
+            return self.dataset[index]
+        with _rngs_kept() if torch.utils.data.get_worker_info() is None else contextlib.nullcontext():
             _seed_every_rng(derived_seed(self.seed, step, position))
-        return self.dataset[index]
+            return self.dataset[index]
 
 
 def derived_seed(*keys: int) -> int:
@@ -88,13 +100,16 @@ def _seed_every_rng(seed: int) -> None:
     random.seed(seed)
 
 
-def loader(dataset, *, batch_size: int, seed: int, start: int, total: int, workers: int = 0) -> DataLoader:
-    """Batches of steps ``start`` to ``total`` - 1 (see the module's two modes). Its
-    own seeded generator keeps the DataLoader off the global RNG, which it would
-    otherwise draw a base seed from."""
+def loader(
+    dataset, *, batch_size: int, seed: int, start: int, total: int, workers: int = 0, shard: tuple[int, int] | None = None
+) -> DataLoader:
+    """Batches of steps ``start`` to ``total`` - 1 (see the module's two modes), or
+    with ``shard`` this process's part of each (items seeded however many
+    workers). Its own seeded generator keeps the DataLoader off the global RNG,
+    which it would otherwise draw a base seed from."""
     return DataLoader(
-        SeededItems(dataset, seed, seeded=workers > 0),
-        batch_sampler=StepBatches(len(dataset), batch_size, seed, start, total),
+        SeededItems(dataset, seed, seeded=workers > 0 or shard is not None),
+        batch_sampler=StepBatches(len(dataset), batch_size, seed, start, total, shard),
         num_workers=workers,
         generator=torch.Generator().manual_seed(seed),
     )

@@ -5,7 +5,8 @@ updates of one step (`colorbench.methods.colorizer.Phase`); the Trainer does
 zero_grad, backward, clipping, the optimiser and scheduler steps, mixed
 precision, the non-finite rollback, held-out model selection for a method that
 asks for it (`selection`), the progress bar, and saves and restores everything an
-exact resume needs.
+exact resume needs. Under torchrun it trains on every process, each on its shard
+of the batch (`distributed`); channels-last and torch.compile are opt-in.
 """
 
 from __future__ import annotations
@@ -25,12 +26,15 @@ from rich.text import Text
 from colorbench.data.datasets import Dataset
 from colorbench.lab import rgb_to_normalized
 from colorbench.methods.colorizer import Colorizer, Phase
+from colorbench.errors import UserError
+from colorbench.training import distributed
 from colorbench.training import selection as model_selection
 from colorbench.training import state_dicts
-from colorbench.training.batches import loader
+from colorbench.training.batches import derived_seed, loader
 
 PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 """Autocast's type for each ``precision``; fp32 runs without autocast."""
+_RANK_NOISE = 2**40 + 4  # the key of a rank's noise seed (`derived_seed`): ranks draw apart
 
 
 def seed_everything(seed: int) -> None:
@@ -60,19 +64,22 @@ def _copy(obj):
 
 class Trainer:
     """The optimisation of one method's training: its optimisers, schedulers and
-    (fp16 on CUDA) gradient scaler, made from what the method declares.
+    (fp16) gradient scaler, made from what the method declares.
 
     ``precision``: fp32 (no autocast), bf16 or fp16 (autocast on the method's
-    device; fp16 on CUDA with a GradScaler). ``clip_grad_norm``: the largest
+    device; fp16 with a GradScaler, on CUDA and the CPU). ``clip_grad_norm``: the largest
     gradient norm of each optimiser's weights at its step (None: no clipping).
     ``loader``: "main" or "workers", how the batches are made (`batches`),
     recorded in the training state so a resume makes them the same way.
     ``selection``: the run's held-out model selection, saved and restored with
-    the rest (None: the method selects no model)."""
+    the rest (None: the method selects no model). ``channels_last`` and
+    ``compile``: see `wrapped`. ``world``: the processes that train together
+    (`distributed.world()` under torchrun; by default this one alone)."""
 
     def __init__(
         self, colorizer: Colorizer, *, precision: str = "fp32", clip_grad_norm: float | None = None, loader: str = "main",
-        selection: model_selection.Selection | None = None,
+        selection: model_selection.Selection | None = None, channels_last: bool = False, compile: bool = False,
+        world: distributed.World = distributed.World(),
     ):
         if precision not in PRECISIONS:
             raise ValueError(f"precision {precision!r}: one of {', '.join(PRECISIONS)}")
@@ -80,7 +87,9 @@ class Trainer:
         self.colorizer, self.device = colorizer, colorizer.device
         self.precision, self.clip_grad_norm, self.loader = precision, clip_grad_norm, loader
         self.selection = selection
-        self._wrap(colorizer.nets)
+        self.channels_last, self.compile = channels_last, compile
+        self.world = world
+        self._wrapping: distributed.Wrapping | None = None
         self.optimizers = dict(colorizer.optimizers())
         self.schedulers = dict(colorizer.schedulers(self.optimizers))
         if unknown := sorted(set(self.schedulers) - set(self.optimizers)):
@@ -88,13 +97,46 @@ class Trainer:
         for phase in colorizer.phases():  # a name no optimiser has: said now, not at its phase's first step
             for update in phase.updates:
                 self._optimizer(update.optimizer)
-        fp16_cuda = precision == "fp16" and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda") if fp16_cuda else None
+        scaled = precision == "fp16" and self.device.type in ("cuda", "cpu")  # fp16's gradients underflow unscaled
+        self.scaler = torch.amp.GradScaler(self.device.type) if scaled else None
 
-    def _wrap(self, nets: torch.nn.ModuleDict) -> None:
-        """The one place networks would be wrapped for training across processes
-        (DistributedDataParallel, replacing ``nets[name]`` until training ends);
-        on one device there is nothing to wrap."""
+    @property
+    def nets(self) -> torch.nn.ModuleDict:
+        """The method's networks as it built them, whatever wraps them for training:
+        what states are captured from and restored to."""
+        return self._wrapping.plain() if self._wrapping else self.colorizer.nets
+
+    @contextlib.contextmanager
+    def wrapped(self):
+        """The networks ready for fast training, replacing ``nets[name]`` until the
+        block ends: with ``channels_last``, in that memory format (conv nets on
+        CUDA run faster); on several processes, batch norm synchronised and each
+        trained network in DistributedDataParallel; with ``compile``, compiled
+        (`distributed.Wrapping`). Then they are put back as they were built."""
+        nets = self.colorizer.nets
+        if self.channels_last:
+            nets.to(memory_format=torch.channels_last)
+        self._wrapping = distributed.Wrapping(nets, self.device, distributed=self.world.distributed, compile=self.compile)
+        try:
+            yield
+        finally:
+            self._wrapping.undo()
+            self._wrapping = None
+            if self.channels_last:  # evaluation and checkpoints as without it
+                nets.to(memory_format=torch.contiguous_format)
+
+    @contextlib.contextmanager
+    def bare(self):
+        """The networks as built within a `wrapped` block (held-out evaluation: no
+        gradients, no synchronisation, on every rank alike)."""
+        wrapped = dict(self.colorizer.nets.items())
+        for name, module in self.nets.items():
+            self.colorizer.nets[name] = module
+        try:
+            yield
+        finally:
+            for name, module in wrapped.items():
+                self.colorizer.nets[name] = module
 
     def _autocast(self):
         dtype = PRECISIONS[self.precision]
@@ -130,9 +172,11 @@ class Trainer:
                 self.schedulers[name].step()
             terms.update(named)
         losses = {k: _value(v) for k, v in terms.items()}
+        if self.world.distributed:  # the whole batch's
+            losses = distributed.mean(losses)
         if not all(math.isfinite(v) for v in losses.values()):
             raise NonFinite(f"non-finite loss {losses}")
-        if not all(torch.isfinite(p).all() for p in self.colorizer.nets.parameters()):
+        if not all(torch.isfinite(p).all() for p in self.nets.parameters()):
             raise NonFinite("non-finite weight")
         return losses
 
@@ -165,13 +209,15 @@ class Trainer:
     # ------------------------------------------------------------ state
     def capture(self, step: int, remedies: list) -> dict:
         """Everything resume needs, copied: weights, optimisers, schedulers, the
-        scaler, every RNG, the step and the rollbacks so far."""
+        scaler, every RNG, the step and the rollbacks so far. On several processes
+        (every rank calls it at the same step) also their number and every rank's
+        RNGs (``rng`` is this rank's)."""
         numpy_state, python_state = np.random.get_state(), random.getstate()
         state = {
             "step": step,
             "remedies": remedies,
             "loader": self.loader,
-            "nets": self.colorizer.nets.state_dict(),
+            "nets": self.nets.state_dict(),
             "optimizers": {k: opt.state_dict() for k, opt in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "scaler": self.scaler.state_dict() if self.scaler else {},
@@ -183,17 +229,21 @@ class Trainer:
             },
             **({"selection": self.selection.state()} if self.selection else {}),
         }
+        if self.world.distributed:
+            state["world_size"] = self.world.size
+            state["ranks_rng"] = distributed.gathered(_copy(state["rng"]))
         return _copy(state)
 
     def restore(self, state: dict) -> None:
-        self.colorizer.nets.load_state_dict(state["nets"])
+        """Put ``state`` in place (this rank's RNGs, on several processes)."""
+        self.nets.load_state_dict(state["nets"])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
         for name, scheduler in self.schedulers.items():
             scheduler.load_state_dict(state["schedulers"][name])
         if self.scaler is not None:
             self.scaler.load_state_dict(state["scaler"])
-        rng = state["rng"]
+        rng = state["ranks_rng"][self.world.rank] if self.world.distributed else state["rng"]
         torch.set_rng_state(rng["torch"])
         if rng["cuda"]:
             torch.cuda.set_rng_state_all(rng["cuda"])
@@ -216,8 +266,16 @@ class Trainer:
         remedies = state.get("remedies")
         if not isinstance(remedies, list) or len(remedies) > MAX_REMEDIES or not all(isinstance(r, dict) for r in remedies):
             raise ValueError(f"remedies: not a list of at most {MAX_REMEDIES} rollbacks")
+        if state.get("world_size", 1) != self.world.size:
+            raise ValueError(
+                f"world_size: it was trained on {state.get('world_size', 1)!r} process(es), this run has {self.world.size}; "
+                "resume it on as many (torchrun --nproc_per_node, or --nproc)"
+            )
         if state.get("loader") != self.loader:
-            made = {"main": "in the main process (workers 0)", "workers": "in worker processes (workers 1 or more)"}
+            made = {
+                "main": "in the main process (workers 0)",
+                "workers": "in worker processes (workers 1 or more), or each seeded on several processes",
+            }
             raise ValueError(
                 f"loader: {state.get('loader')!r}: its batches were made {made.get(state.get('loader'), 'some other way')}, "
                 f"this run's {made[self.loader]}; resume as it was started"
@@ -225,7 +283,7 @@ class Trainer:
         nets = state.get("nets")
         if not isinstance(nets, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in nets.items()):
             raise ValueError("nets: not a set of weights")
-        if problems := state_dicts.differences(colorizer.nets.state_dict(), nets):
+        if problems := state_dicts.differences(self.nets.state_dict(), nets):
             raise ValueError(f"nets: weights {'; '.join(problems)}")
         _check_finite("nets", nets)
         saved, own = state.get("optimizers"), self.optimizers
@@ -239,21 +297,30 @@ class Trainer:
         for name, scheduler in self.schedulers.items():
             _check_settings(f"schedulers.{name}", scheduler.state_dict(), saved[name])
         _check_settings("scaler", self.scaler.state_dict() if self.scaler else {}, state.get("scaler"))
-        rng = state.get("rng")
-        if not isinstance(rng, dict):
-            raise ValueError("rng: not a set of generator states")
-        try:  # each tried on a generator of its own: the process's are set by `restore` alone
-            torch.Generator().set_state(rng.get("torch"))
-            np.random.RandomState().set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
-            random.Random().setstate((rng["python"][0], tuple(rng["python"][1]), rng["python"][2]))
-        except (KeyError, TypeError, ValueError, IndexError, OverflowError, RuntimeError) as e:
-            raise ValueError(f"rng: not a generator's state ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})") from None
-        if not isinstance(rng.get("cuda"), list) or not all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8 for t in rng["cuda"]):
-            raise ValueError("rng.cuda: not a list of CUDA generator states")
+        _check_rng("rng", state.get("rng"))
+        if self.world.distributed:
+            ranks = state.get("ranks_rng")
+            if not isinstance(ranks, list) or len(ranks) != self.world.size:
+                raise ValueError(f"ranks_rng: not the generator states of {self.world.size} processes")
+            for rank, rng in enumerate(ranks):
+                _check_rng(f"ranks_rng.{rank}", rng)
         if ("selection" in state) != (self.selection is not None):
             raise ValueError("selection: " + ("held by a run that selected its model, and this one does not" if self.selection is None else "missing"))
         if self.selection:
             self.selection.check_state(state["selection"])
+
+
+def _check_rng(where: str, rng) -> None:
+    if not isinstance(rng, dict):
+        raise ValueError(f"{where}: not a set of generator states")
+    try:  # each tried on a generator of its own: the process's are set by `restore` alone
+        torch.Generator().set_state(rng.get("torch"))
+        np.random.RandomState().set_state((rng["numpy"][0], np.array(rng["numpy"][1], dtype=np.uint32), *rng["numpy"][2:]))
+        random.Random().setstate((rng["python"][0], tuple(rng["python"][1]), rng["python"][2]))
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError, RuntimeError) as e:
+        raise ValueError(f"{where}: not a generator's state ({type(e).__name__}: {(str(e).splitlines() or [''])[0]})") from None
+    if not isinstance(rng.get("cuda"), list) or not all(isinstance(t, torch.Tensor) and t.dtype == torch.uint8 for t in rng["cuda"]):
+        raise ValueError(f"{where}.cuda: not a list of CUDA generator states")
 
 
 def _check_finite(where: str, tensors: dict) -> None:
@@ -328,6 +395,8 @@ def train(
     workers: int = 0,
     precision: str = "fp32",
     clip_grad_norm: float | None = None,
+    channels_last: bool = False,
+    compile: bool = False,
 ) -> dict:
     """Run the colourizer's training phases in order; returns what the result records.
 
@@ -341,7 +410,13 @@ def train(
     crops from the global RNG (colorbench's numbers); 1 or more makes batches in
     that many worker processes, each item's crop seeded from (seed, step,
     position): other numbers than with 0, the same for any count of workers.
-    ``precision`` and ``clip_grad_norm``: see `Trainer`.
+    ``precision``, ``clip_grad_norm``, ``channels_last`` and ``compile``: see `Trainer`.
+
+    Under torchrun with several processes (`distributed`), every process runs this
+    together: each trains on its shard of every batch (items seeded as with
+    workers), draws its noise from its own stream (seeded from the seed and its
+    rank), and logs the whole batch's losses; rank 0 alone shows progress and
+    writes the training state, which holds every rank's RNGs.
 
     A method whose config has ``select_every`` > 0 trains on all but the held-out
     training images and ends with the model that did best on them
@@ -352,32 +427,38 @@ def train(
     if not colorizer.trainable:
         return {"status": "ok", "steps": 0, "images_seen": 0, "seconds": 0.0, "phases": []}
     device = colorizer.device
+    world = distributed.world()
+    if world.distributed:
+        distributed.init(device)
+    if not world.main:
+        console = Console(quiet=True)  # rank 0 reports
+    shard = distributed.shard(colorizer.config.batch_size) if world.distributed else None
+    seeded = workers > 0 or world.distributed
     colorizer.nets.train()
     selection = model_selection.Selection(colorizer, data, seed) if model_selection.every(colorizer) else None
     train_items = selection.train if selection else data.train
     colorizer.prepare_training(train_items)
     trainer = Trainer(
-        colorizer, precision=precision, clip_grad_norm=clip_grad_norm, loader="workers" if workers else "main", selection=selection
+        colorizer, precision=precision, clip_grad_norm=clip_grad_norm, loader="workers" if seeded else "main", selection=selection,
+        channels_last=channels_last, compile=compile, world=world,
     )
+    if world.rank > 0:  # each rank its own noise (rank 0's stream is a single process's)
+        seed_everything(derived_seed(seed, _RANK_NOISE, world.rank) % 2**32)
     total = sum(p.steps for p in phases)
     bounds = [sum(p.steps for p in phases[:i]) for i in range(len(phases) + 1)]  # phase i: [bounds[i], bounds[i+1])
 
     step, remedies = 0, []
-    if resume and state_path is not None and checkpoints.training_state_json(state_path).is_file():
-        saved = checkpoints.read_training_state(state_path)
-        try:
-            trainer.check_state(saved, total)
-        except ValueError as e:
-            raise checkpoints.unusable_state(
-                checkpoints.training_state_json(state_path), f"it does not fit {colorizer.name} as configured ({e})"
-            ) from None
+    saved = _saved_state(trainer, state_path, total, colorizer.name) if resume and state_path is not None else None
+    if saved is not None:
         trainer.restore(saved)
         step, remedies = saved["step"], saved["remedies"]
         console.print(f"resuming {colorizer.name} at step {step} of {total} from {state_path}", highlight=False)
     good = trainer.capture(step, remedies)  # what a divergence rolls back to
 
     def batches_from(start: int):
-        return iter(loader(train_items, batch_size=colorizer.config.batch_size, seed=seed, start=start, total=total, workers=workers))
+        return iter(loader(
+            train_items, batch_size=colorizer.config.batch_size, seed=seed, start=start, total=total, workers=workers, shard=shard,
+        ))
 
     progress = Progress(
         TextColumn("{task.description}", style="bold", markup=False), BarColumn(), MofNCompleteColumn(),
@@ -388,7 +469,7 @@ def train(
     images, start, diverged = 0, time.perf_counter(), None
     last_saved = start
     batches = batches_from(step)
-    with progress:
+    with progress, trainer.wrapped():
         for i, phase in enumerate(phases):
             done = min(max(step - bounds[i], 0), phase.steps)
             tasks[i] = progress.add_task(f"{colorizer.name} {phase.name}", total=phase.steps, completed=done, losses="", speed="")
@@ -397,6 +478,8 @@ def train(
             t0 = time.perf_counter()
             rgb = next(batches)
             L, ab = rgb_to_normalized(rgb.to(device, non_blocking=True))
+            if channels_last:
+                L, ab = L.contiguous(memory_format=torch.channels_last), ab.contiguous(memory_format=torch.channels_last)
             try:
                 losses = trainer.step(phases[i], L, ab)
             except NonFinite as e:
@@ -411,18 +494,26 @@ def train(
                 console.print(Text.assemble(("warning:", "yellow"), f" {e} at step {remedies[-1]['step']}: rolled back to step {step}, learning rates halved"), highlight=False)
                 progress.update(tasks[i], completed=max(step - bounds[i], 0))
                 continue
+            except Exception as e:
+                if compile and distributed.compile_failure(e):
+                    first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                    raise UserError(f"--compile: torch.compile failed on {colorizer.name} ({type(e).__name__}: {first}); run without --compile") from e
+                raise
             step += 1
-            images += len(rgb)
+            images += len(rgb) * world.size
             seconds_of[i] = seconds_of.get(i, 0.0) + time.perf_counter() - t0
             losses_of[i] = losses
             rate = images / (time.perf_counter() - start)
             progress.update(tasks[i], advance=1, losses="  ".join(f"{k} {v:.3f}" for k, v in losses.items()), speed=f"{rate:.0f} img/s")
             if selection and selection.due(phases[i], step - bounds[i]):
-                selection.evaluate(step)
+                with trainer.bare():  # every rank alike: the same weights, the same held-out items
+                    selection.evaluate(step)
             due = step % checkpoint_every == 0 if checkpoint_every else time.perf_counter() - last_saved >= CHECKPOINT_SECONDS
+            if world.distributed and not checkpoint_every:
+                due = distributed.from_main(due)  # rank 0's clock: every rank captures at the same step
             if due and step < total:
                 good = trainer.capture(step, remedies)
-                if state_path is not None:
+                if state_path is not None and world.main:
                     checkpoints.write_training_state(state_path, {**good, "run": run or {}})
                 last_saved = time.perf_counter()
     del batches  # its worker processes, if any, end here
@@ -437,7 +528,7 @@ def train(
                 f"{colorizer.name}: kept the model of step {selection.best['step']} of {total}, the lowest held-out loss: "
                 f"{selection.best['value']:.4g} over {len(selection.held_out)} items", highlight=False,
             )
-        if state_path is not None:
+        if state_path is not None and world.main:
             checkpoints.remove_training_state(state_path)
     log = [
         {"name": p.name, "steps": p.steps, "seconds": round(seconds_of.get(i, 0.0), 3), "final_losses": losses_of.get(i, {})}
@@ -451,7 +542,35 @@ def train(
         "images_seen": images,
         "seconds": round(time.perf_counter() - start, 3),
         "phases": log,
-        "loader": {"workers": workers, "crops": "seeded per item" if workers else "global RNG"},
+        "loader": {"workers": workers, "crops": "seeded per item" if seeded else "global RNG"},
         "precision": precision,
+        "channels_last": channels_last,
+        "compile": compile,
+        "world_size": world.size,
+        **({"backend": distributed.backend(), "batch_per_process": colorizer.config.batch_size // world.size} if world.distributed else {}),
         **({"selection": selection.record()} if selection else {}),
     }
+
+
+def _saved_state(trainer: Trainer, state_path: Path, total: int, name: str) -> dict | None:
+    """The training state to resume from, checked against this training (None:
+    none saved). On several processes rank 0 reads it and hands it to the others,
+    whose disks need not hold it; every rank waits here for every other."""
+    from colorbench.training import checkpoints
+
+    found = None
+    if trainer.world.main and checkpoints.training_state_json(state_path).is_file():
+        try:
+            saved = checkpoints.read_training_state(state_path)
+            trainer.check_state(saved, total)
+            found = ("state", saved)
+        except ValueError as e:
+            found = ("error", checkpoints.unusable_state(checkpoints.training_state_json(state_path), f"it does not fit {name} as configured ({e})"))
+        except UserError as e:
+            found = ("error", e)
+    found = distributed.from_main(found)
+    if found is None:
+        return None
+    if found[0] == "error":
+        raise found[1] from None
+    return found[1]

@@ -7,7 +7,7 @@ import pytest
 from colorbench.cli import app
 from tests.helpers import one_json, write_png
 
-COMMANDS = ["list", "plugins", "run", "colorize", "score", "compare", "leaderboard", "new-plugin", "weights"]
+COMMANDS = ["list", "plugins", "run", "colorize", "score", "export", "compare", "leaderboard", "new-plugin", "weights", "study"]
 
 
 def test_version(cli):

@@ -12,7 +12,7 @@ from colorbench.scoring import builtin_metrics
 from colorbench.scoring.registry import SET, BadMetric, Metric, check
 from tests.helpers import one_json
 
-BUILTIN = ["psnr", "ssim", "lpips", "colourfulness", "colourfulness_gt", "delta_colourfulness", "mean_abs_delta_colourfulness"]
+BUILTIN = ["psnr", "ssim", "lpips", "colourfulness", "colourfulness_gt", "delta_colourfulness", "mean_abs_delta_colourfulness", "fid", "kid", "fid_tv"]
 
 
 class _Count:
