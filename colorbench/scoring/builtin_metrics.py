@@ -43,8 +43,8 @@ def _cf_difference_of_means(means):
     return abs(means["colourfulness"] - means["colourfulness_gt"])  # floats, or arrays of resampled means
 
 
-# FID, KID and FID (tv): `colorbench.scoring.fid`, imported when scored (torchvision's
-# Inception and the weights are not needed to list metrics)
+# FID, KID and FID (tv): `colorbench.scoring.fid` (cheap to import: torch only, already here);
+# its networks and weights are loaded when a scoring starts, never to list metrics
 FID_RELIABLE_FROM = 2048  # below, the covariance of 2048-d features is rank-deficient and FID biased
 INCEPTION_FEATURES = "2048-d pool features (after the last average pool)"
 

@@ -8,6 +8,7 @@ import shutil
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 from PIL import Image
 
 from colorbench.data import datasets
@@ -128,3 +129,24 @@ def test_a_system_needs_a_good_name_and_a_paper(cli, exported, tmp_path, args, s
 def test_name_and_paper_without_a_dataset_are_a_usage_error(cli, exported):
     r = cli("score", exported / "ground_truth", exported / "ground_truth", "--name", "warm")
     assert r.exit_code == 2 and "pass --dataset too" in r.output
+
+
+@settings(max_examples=8, deadline=None)
+@given(image=st.integers(0, 23), y=st.integers(0, 31), x=st.integers(0, 31), channel=st.integers(0, 2), step=st.sampled_from([-1, 1]))
+def test_any_one_value_changed_in_the_ground_truth_is_refused(exported, tmp_path_factory, image, y, x, channel, step):
+    """Not one case: a ground truth off by one level in any value of any image is named."""
+    from typer.testing import CliRunner
+
+    from colorbench.cli import app
+
+    tmp = tmp_path_factory.mktemp("changed")
+    gt = tmp / "gt"
+    shutil.copytree(exported / "ground_truth", gt)
+    path = sorted(gt.rglob("*.png"))[image]
+    rgb = np.array(Image.open(path)).astype(int)
+    rgb[y, x, channel] = rgb[y, x, channel] + step if 0 <= rgb[y, x, channel] + step <= 255 else rgb[y, x, channel] - step
+    Image.fromarray(rgb.astype(np.uint8)).save(path)
+    r = CliRunner().invoke(app, ["score", str(gt), str(exported / "ground_truth"), "--dataset", "builtin", "--size", "32", "--name", "x_system",
+                                 "--paper", PAPER, "--out", str(tmp / "res"), "--metrics", "psnr", "--json"])
+    assert r.exit_code == 1
+    assert [p.split(":")[0] for p in json.loads(r.stdout)["problems"]["not_the_protocols"]] == [str(path)]
