@@ -270,8 +270,8 @@ def run(
         if not done:
             return
         first = done[0]
-        # the metrics with a column, as the results record them (title, digits, direction)
-        columns = {n: m for n, m in first.protocol.metrics.items() if m.title}
+        # the metrics with a value: one computed for no method (FID (tv) offline) is a line below, not a column of n/a
+        columns = {n: m for n, m in first.protocol.metrics.items() if m.title and any(r.metrics.get(n) is not None for r in done)}
         arrows = {True: " ↑", False: " ↓", None: ""}
         truth_cf = first.metrics.get("colourfulness_gt")
         table = Table(
