@@ -144,6 +144,16 @@ def check_settings(cls: type[Colorizer], *, profile: str, size: int, overrides: 
         raise refused(settings.reason(e)) from None
     return colorizer
 
+def seed_matters(cls: type[Colorizer], data: Dataset, run_settings: RunSettings) -> bool:
+    """Whether another seed can give ``cls`` other numbers: it draws noise, or its
+    weights are not loaded but initialised from the seed (trained or not); gray has none."""
+    if cls.stochastic:
+        return True
+    if weights_source(cls, run_settings) is not None:
+        return False
+    return any(True for _ in cls.from_profile(run_settings.profile, size=data.size, **dict(run_settings.overrides)).nets.parameters())
+
+
 def weights_source(cls: type[Colorizer], run_settings: RunSettings) -> WeightsSource | None:
     """Where ``cls``'s weights come from in this run: ``run_settings.weights``; for a
     method that trains nothing but has published weights, its default ones; else
@@ -241,7 +251,8 @@ def run(cls: type[Colorizer], data: Dataset, run_settings: RunSettings, *, conso
             "config": config,
             "parameters": colorizer.n_parameters(),
         },
-        dataset={"name": data.name, "split": "test", "size": data.size, "test_size": data.test_size, "count": len(data.test), "card": data.card},
+        dataset={"name": data.name, "split": "test", "size": data.size, "test_size": data.test_size, "count": len(data.test), "card": data.card,
+                 **({"photo_of": data.photo_of} if data.photo_of else {})},
         evaluation=EVALUATION_RULE if data.test_size == data.size else FULL_RESOLUTION.format(test=data.test_size, size=data.size),
         diversity_samples=n_samples if cls.stochastic else None,
         profile=profile,
@@ -326,7 +337,7 @@ def scored_metrics(run_settings: RunSettings) -> dict:
 def _score(result: dict, colorizer: Colorizer, data: Dataset, *, seed: int, n_samples: int, out_dir: Path, console: Console, metrics: dict) -> None:
     """Colourize and score the test set, time the method and save its sample pictures, into ``result``."""
     cls, run_id = type(colorizer), result["run_id"]
-    scored = evaluate(colorizer, data.test, seed=seed, n_samples=n_samples, metrics=metrics)
+    scored = evaluate(colorizer, data.test, seed=seed, n_samples=n_samples, metrics=metrics, photo_of=data.photo_of)
     timing = speed.measure(colorizer, data, seed=seed)
     if not timing["training"].get("applicable", True) and timing["training"]["reason"].startswith("could not"):
         console.print(Text.assemble(("warning:", "yellow"), f" {cls.name}: training speed {timing['training']['reason']}"), highlight=False)

@@ -39,6 +39,25 @@ class Precision(str, Enum):  # colorbench.training.trainer.PRECISIONS
     fp16 = "fp16"
 
 
+def parse_seeds(seeds: Optional[str], seed: Optional[int]) -> list[int]:
+    """--seeds 0,1,2 as [0, 1, 2]; without it, [--seed] (default 0)."""
+    from colorbench.errors import UsageError
+
+    if seeds is None:
+        return [0 if seed is None else seed]
+    if seed is not None:
+        raise UsageError("--seed and --seeds both choose the seeds: pass one of them")
+    try:
+        found = [int(s) for s in seeds.split(",")]
+    except ValueError:
+        raise UsageError(f"--seeds {seeds!r}: give seeds as comma-separated whole numbers, e.g. --seeds 0,1,2") from None
+    if bad := [s for s in found if not 0 <= s <= MAX_SEED]:
+        raise UsageError(f"--seeds: {bad[0]} is not a seed from 0 to {MAX_SEED}")
+    if len(set(found)) != len(found):
+        raise UsageError(f"--seeds {seeds}: a seed is repeated; each seed trains the method once")
+    return found
+
+
 def fixed_by_weights(classes: list, source, meta: dict | None, *, profile: Optional[Profile], size: Optional[int], overrides: dict) -> tuple[str, Optional[int], str]:
     """The profile and working size of a run that loads weights: a checkpoint's
     (the profile it was trained at, when it records one) or published weights'
@@ -80,7 +99,14 @@ def run(
             show_default=False,
         ),
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seeds weights, noise and crops: a CPU run is repeatable.", min=0, max=MAX_SEED)] = 0,
+    seed: Annotated[
+        Optional[int], typer.Option(help="Seeds weights, noise and crops: a CPU run is repeatable. Default 0.", min=0, max=MAX_SEED, show_default=False)
+    ] = None,
+    seeds: Annotated[
+        Optional[str],
+        typer.Option(help="Train and score each method once per seed, e.g. 0,1,2: the table shows the mean over seeds; the board's "
+                     "intervals cover training and test images. A method with no weights and no noise (gray) runs once.", show_default=False),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps.")] = "auto",
     size: Annotated[
         Optional[int], typer.Option(help="Working size in pixels (a power of two); default: the dataset's, or the loaded weights'.")
@@ -137,7 +163,7 @@ def run(
     from colorbench import devices, outputs, plugins, runner
     from colorbench.data import datasets
     from colorbench.run_settings import Checkpoint, Published, RunSettings
-    from colorbench.scoring import evaluate, selection
+    from colorbench.scoring import evaluate, seed_groups, selection
     from colorbench.training import checkpoints
     from colorbench.cli.output import invocation
     from colorbench.errors import UsageError, UserError
@@ -162,6 +188,10 @@ def run(
     if checkpoint is not None and (weights is not None or weights_file is not None):
         raise UsageError("--checkpoint and --weights/--weights-file are two sources of weights: pass one")
     source = Checkpoint(checkpoint) if checkpoint is not None else Published(weights, weights_file) if weights or weights_file else None
+    seed_list = parse_seeds(seeds, seed)
+    if source is not None and len(seed_list) > 1:
+        raise UsageError(f"--seeds trains each method once per seed; {source.flag} loads weights instead of training: pass one of them")
+    seed = seed_list[0]
     if source is not None and all_methods:
         raise UsageError(f"{source.flag} loads one method's weights: name it with --plugin NAME, not --all")
     meta = checkpoints.read_config(checkpoint) if checkpoint is not None else None
@@ -228,13 +258,20 @@ def run(
     stderr.print(
         f"{data.name}: {len(data.train)} training items, {len(data.test)} test images at {data.test_size}x{data.test_size}"
         + (f" (methods work at {data.size}x{data.size}; ab upsampled)" if data.test_size != data.size else "") + "; "
-        f"profile {profile_name}, seed {seed}, device {dev}",
+        f"profile {profile_name}, seed{'s ' + ','.join(map(str, seed_list)) if len(seed_list) > 1 else ' ' + str(seed)}, device {dev}",
         highlight=False,
     )
     done, failed = [], []
+    runs = []
     for cls in classes:
+        made = run_settings if cls is classes[0] else baseline_settings
+        once = len(seed_list) > 1 and not runner.seed_matters(cls, data, made)  # gray: one result, whatever the seed
+        runs += [(cls, dataclasses.replace(made, seed=s)) for s in (seed_list[:1] if once else seed_list)]
+    for cls, settings_of_run in runs:
+        if len(seed_list) > 1:
+            stderr.print(f"{cls.name}: seed {settings_of_run.seed}", highlight=False)
         try:
-            result = runner.run(cls, data, run_settings if cls is classes[0] else baseline_settings, console=stderr)
+            result = runner.run(cls, data, settings_of_run, console=stderr)
         except Exception as e:  # one method's failure must not cost the others their run
             if invocation.debug:
                 raise
@@ -270,24 +307,32 @@ def run(
         if not done:
             return
         first = done[0]
+        by_method: dict[str, list] = {}  # each method's results, one per seed
+        for r in done:
+            by_method.setdefault(r.plugin.name, []).append(r)
+        means = {name: seed_groups.summarize(rs).metrics for name, rs in by_method.items()}  # over seeds
+        several = any(len(rs) > 1 for rs in by_method.values())
         # the metrics with a value: one computed for no method (FID (tv) offline) is a line below, not a column of n/a
         columns = {n: m for n, m in first.protocol.metrics.items() if m.title and any(r.metrics.get(n) is not None for r in done)}
         arrows = {True: " ↑", False: " ↓", None: ""}
         truth_cf = first.metrics.get("colourfulness_gt")
         table = Table(
-            "method", *(m.title + arrows[m.higher_is_better] for m in columns.values()), "diversity", "train s",
+            "method", *(["seeds"] if several else []), *(m.title + arrows[m.higher_is_better] for m in columns.values()), "diversity", "train s",
             title=f"{data.name}, {data.size} px, {first.protocol.dataset.scored} test images"
             + (f" (CF of the truth {truth_cf:.2f})" if truth_cf is not None else ""),
             title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True,
         )
         # gray first (every row is read against it), hint-based methods last (not comparable)
-        for r in sorted(done, key=lambda r: (bool(r.plugin.hint), r.plugin.name != "gray")):
+        for rs in sorted(by_method.values(), key=lambda rs: (bool(rs[0].plugin.hint), rs[0].plugin.name != "gray")):
+            r = rs[-1]
             name = r.plugin.name + (" (hint)" if r.plugin.hint else "")
-            values = [number(r.metrics.get(n), m.digits) for n, m in columns.items()]
-            table.add_row(name, *values, spread(r), f"{r.training.seconds:.1f}")
+            values = [number(means[r.plugin.name].get(n), m.digits) for n, m in columns.items()]
+            seeds_shown = [",".join(str(x.protocol.seed) for x in rs)] if several else []
+            table.add_row(name, *seeds_shown, *values, spread(r), f"{sum(x.training.seconds for x in rs) / len(rs):.1f}")
         stdout.print(table)
         stochastic = [r for r in done if r.diversity.applicable]
-        notes = ["Means over the test images; intervals, per-image values, speed: the result file."]
+        notes = ["Means over the test images and the seeds (train s: per seed); intervals over both: `colorbench leaderboard`; "
+                 "per-image values, speed: the result files." if several else "Means over the test images; intervals, per-image values, speed: the result file."]
         if stochastic:
             notes.append(
                 f"diversity: mean LPIPS between {stochastic[0].diversity.samples} samples per image; "
@@ -299,20 +344,23 @@ def run(
             stdout.print(note, highlight=False)
         if excluded := first.protocol.dataset.excluded:
             stdout.print(f"{excluded} grayscale test image(s) excluded from scoring: {listed(first.protocol.dataset.excluded_ids)}", highlight=False)
+        said = []  # each line once, however many seeds say it
         for r in done:
+            seed_note = f" (seed {r.protocol.seed})" if len(by_method[r.plugin.name]) > 1 else ""
             if left := r.left_out_of_mean.get("psnr"):
-                stdout.print(f"{r.plugin.name}: {left.count} image(s) identical to the truth left out of the PSNR mean (PSNR = +inf).")
+                said.append(f"{r.plugin.name}{seed_note}: {left.count} image(s) identical to the truth left out of the PSNR mean (PSNR = +inf).")
             for metric, reason in r.not_computed.items():
                 shown = (record.title if (record := r.protocol.metrics.get(metric)) else None) or metric
-                stdout.print(f"{r.plugin.name}: {shown} not computed: {reason}")
+                said.append(f"{r.plugin.name}: {shown} not computed: {reason}")
             if r.diversity.noise_ignored:
-                stdout.print(f"{r.plugin.name}: its samples barely differ: the method ignores its noise.")
+                said.append(f"{r.plugin.name}{seed_note}: its samples barely differ: the method ignores its noise.")
             if native := r.native_output:  # a network that outputs RGB: its own output, beside the contract's
-                stdout.print(
-                    f"{r.plugin.name}: its own RGB output (before its ab is joined with the input's L): "
-                    f"PSNR {native.metrics['psnr']:.2f}, lightness off the gray input by {native.metrics['lightness_error']:.2f} L*.",
-                    highlight=False,
+                said.append(
+                    f"{r.plugin.name}{seed_note}: its own RGB output (before its ab is joined with the input's L): "
+                    f"PSNR {native.metrics['psnr']:.2f}, lightness off the gray input by {native.metrics['lightness_error']:.2f} L*."
                 )
+        for line in dict.fromkeys(said):
+            stdout.print(line, highlight=False)
         for r in done:
             stdout.print(f"result: {r._path}" + (f"\ncheckpoint: {r.checkpoint.path}" if r.checkpoint else ""), highlight=False)
 

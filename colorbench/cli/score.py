@@ -116,7 +116,8 @@ def _submitted(ground_truth: Path, predictions: Path, *, dataset: str, data_dir,
         _refuse(e, json_output)
     record = results.for_submitted(
         device=dev, name=name, paper=paper, predictions=predictions.resolve(), scored=scored, metrics=metrics,
-        dataset={"name": data.name, "split": "test", "size": data.size, "test_size": data.test_size, "count": len(data.test), "card": data.card},
+        dataset={"name": data.name, "split": "test", "size": data.size, "test_size": data.test_size, "count": len(data.test), "card": data.card,
+                 **({"photo_of": data.photo_of} if data.photo_of else {})},
     )
     path = Path(out) / f"{record['run_id']}.json"
     result = results.as_read(record, path)

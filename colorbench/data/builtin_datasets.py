@@ -66,7 +66,8 @@ def builtin(arg: str | None, *, size: int | None, data_dir: Path | None, seed: i
         "train_crops": f"random {size}x{size} crops with random horizontal flips, 64 per image per epoch",
         "test_crops": f"all non-overlapping {size}x{size} crops of a centred grid, row by row",
     }
-    return Dataset("builtin", size, RandomCrops(train, size), Fixed(test), card)
+    photo_of = {image_id: image_id.split("/")[0] for image_id, _ in test}
+    return Dataset("builtin", size, RandomCrops(train, size), Fixed(test), card, photo_of=photo_of)
 
 
 def skimage_version() -> str:

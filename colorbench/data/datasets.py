@@ -35,6 +35,9 @@ class Dataset:
     test: TorchDataset  # items: (RGB (3, T, T) float in [0, 1], image id)
     card: dict = field(default_factory=dict)  # source, split and crop rule, counts
     test_size: int | None = None  # T; None: the working size S
+    # {test image id: the photo it is cut from}, when test images are crops of fewer
+    # photos (builtin's): photos, not crops, are the independent units intervals resample
+    photo_of: dict[str, str] | None = None
 
     def __post_init__(self):
         if self.test_size is None:

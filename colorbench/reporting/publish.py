@@ -36,14 +36,34 @@ def _shell(text) -> str:
     return shlex.quote(printable(text))
 
 
-def _command(runs: list) -> str:
-    """The commands that make these results, as they were made: one per working size."""
+def _seed_independent(r) -> bool:
+    """A method with no weights and no noise (gray): `run --seeds` runs it once."""
+    return not getattr(r.plugin, "stochastic", True) and getattr(r.plugin, "parameters", None) == 0
+
+
+def _commands(runs: list, seeds: list[str]) -> str:
+    """The commands that make these rows' results, as they were made: one per set of
+    seeds (a method run once whatever the seeds joins the first), then per working size."""
+    by_seeds: dict[str, list] = {}
+    for r, s in zip(runs, seeds):
+        by_seeds.setdefault(s, []).append(r)
+    if len(by_seeds) > 1:
+        alone = [s for s, rs in by_seeds.items() if "," not in s and all(_seed_independent(r) for r in rs)]
+        for s in alone:
+            if target := next((t for t in by_seeds if t != s and t.split(",")[0] == s), None):
+                by_seeds[target] = by_seeds.pop(s) + by_seeds[target]
+    return "\n".join(_command(rs, s) for s, rs in by_seeds.items())
+
+
+def _command(runs: list, seeds: str) -> str:
+    """The command that makes these results of one set of seeds: one per working size."""
     sizes = sorted({r.protocol.dataset.size for r in runs})
     if len(sizes) > 1:
-        return "\n".join(_command([r for r in runs if r.protocol.dataset.size == s]) for s in sizes)
+        return "\n".join(_command([r for r in runs if r.protocol.dataset.size == s], seeds) for s in sizes)
     first = runs[0].protocol
     names = _shell(",".join(r.plugin.name for r in runs))
-    line = f"colorbench run --plugin {names} --dataset {_shell(first.dataset.name)} --profile {_shell(first.profile)} --seed {first.seed}"
+    seed_flag = f"--seeds {_shell(seeds)}" if "," in seeds else f"--seed {_shell(seeds)}"
+    line = f"colorbench run --plugin {names} --dataset {_shell(first.dataset.name)} --profile {_shell(first.profile)} {seed_flag}"
     if first.dataset.size != (32 if first.dataset.name.startswith(("cifar10", "folder")) else 64):
         line += f" --size {_shell(first.dataset.size)}"
     if first.dataset.name.startswith(("cifar10", "imagenet", "coco", "ade20k")):
@@ -91,6 +111,7 @@ def _cells(table: pd.DataFrame) -> pd.DataFrame:
             for h, p in zip(table["hint"], table["profile"])
         ],
     })
+    out["seeds"] = [md(s) for s in table["seeds"]]  # the training seeds its numbers are the mean over
     for title, m in leaderboard.metric_columns(table).items():
         out[title + leaderboard.arrow(m)] = list(shown[title + leaderboard.arrow(m)])
     out["diversity (LPIPS)"] = [
@@ -115,21 +136,26 @@ def _cells(table: pd.DataFrame) -> pd.DataFrame:
 
 def _section(key: str, table: pd.DataFrame, runs: list, results_dir: Path, figures_dir: Path | None) -> str:
     by_file = {r._path: r for r in runs}
-    rows = [by_file[f] for f in table["file"]]
+    rows = [by_file[f] for f in table["file"]]  # each row's newest result
     shown = [r for r in rows if _is_run(r)]  # colorbench's own runs: their commands and figures
+    seeds = [s for s, r in zip(table["seeds"], rows) if _is_run(r)]
     systems = [r for r in rows if not _is_run(r)]  # scored from submitted outputs
     named = [(m, r) for m, r in zip(table["method"], rows) if _is_run(r)]  # (the name shown, its run): the figures' labels
     name = slug(rows[0])
     hinted = table[[leaderboard.has_hint(h) for h in table["hint"]]]
     automatic = table.drop(hinted.index)
-    commands = ([_command(shown)] if shown else []) + ([_submitted_command(systems)] if systems else [])
+    commands = ([_commands(shown, seeds)] if shown else []) + ([_submitted_command(systems)] if systems else [])
     parts = [f"### {md(key)}\n", "Made with:\n", "```\n" + "\n".join(commands) + "\n```\n"]
     parts.append(_cells(automatic).to_markdown(index=False) + "\n")
     if len(hinted):
         parts.append("Given a hint at test time (the ground truth's colour histogram: an oracle), so not comparable with the automatic methods above:\n")
         parts.append(_cells(hinted).to_markdown(index=False) + "\n")
+    parts.append(leaderboard.interval_note(table) + "\n")
     if note := leaderboard.small_set_note(leaderboard.metric_columns(table), int(table["images"].iloc[0])):
         parts.append(note + "\n")
+    if (spread := leaderboard.spread_table(table)) is not None:
+        parts.append("Spread across training seeds on its own (the standard deviation of the seeds' values):\n")
+        parts.append(spread.to_markdown(index=False, disable_numparse=True) + "\n")
     lpips = next((title + leaderboard.arrow(m) for title, m in leaderboard.metric_columns(table).items() if m.name == "lpips"), None)
     pictures = [
         ("grid", any(r.samples for r in shown), figures.grid, "the same test images across methods"),
@@ -177,9 +203,6 @@ def _protocol(runs: list) -> str:
     for m in runs[0].protocol.metrics.values():
         better = {True: "higher", False: "lower", None: "—"}[m.higher_is_better]
         lines.append(f"| {md(m.name)} | {md(m.version)} | {better} | {md(m.colour_space)} | {md(m.description)} |")
-    ci = runs[0].protocol.ci95
-    if ci:
-        lines.append(f"\nIntervals: {md(ci if isinstance(ci, str) else ', '.join(f'{k} {v}' for k, v in ci.items()))}.")
     runs = own or []
     lines += [] if not runs else [
         f"\n- profiles: {values(lambda r: r.protocol.profile)}; seeds: {values(lambda r: r.protocol.seed)}; "
@@ -201,10 +224,10 @@ def build(board: Path = BOARD, *, figures_dir: Path | None = None, warn=print) -
         "Generated by `colorbench leaderboard --write` from the result files in [results/](results/); "
         "do not edit by hand (`colorbench leaderboard --check`, run by CI, fails when this file is stale). "
         "One table per dataset and protocol: numbers made differently (another split, size or metric "
-        "version) never share a table. `gray` is the zero-chroma baseline. ± is the half-width of the "
-        "95 % bootstrap interval over test images; arrows say which direction is better. The interval "
-        "covers the choice of test images only, not training: each method is trained once, with one seed, "
-        "and a quick-profile GAN retrained with another seed can move by more than its interval. "
+        "version) never share a table. `gray` is the zero-chroma baseline. A row is the mean over the training "
+        "seeds it was run with (`seeds`); ± is the half-width of a 95 % bootstrap interval, and below each table "
+        "is what it resamples (training seeds, then test photos or images); ✓ marks a metric on which a method "
+        "is better than gray by that interval; arrows say which direction is better. "
         "`paper` names the paper (and section) each row follows; README.md cites them in full. Every method is "
         "scored the same way: its ab joined with the input's L. A method whose network outputs RGB (Wan 2019's) "
         "also has that RGB scored as it came out: `own RGB ΔL*` is the mean |L* difference| between it and "
@@ -212,7 +235,7 @@ def build(board: Path = BOARD, *, figures_dir: Path | None = None, warn=print) -
     ]
     if df.empty:
         return "\n".join(parts + ["No results yet.\n"])
-    scored = [r for r in runs if r._path in set(df["file"])]
+    scored = [r for r in runs if r._path in {f for files in df["files"] for f in files}]  # every seed of every row
     for key, table in leaderboard.tables(df).items():
         parts.append(_section(key, table.assign(file=df.loc[table.index, "file"]), scored, results_dir, figures_dir))
     parts.append(_protocol(scored))

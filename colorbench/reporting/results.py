@@ -87,7 +87,7 @@ def for_run(
             "dataset": dataset,
             "evaluation": evaluation,
             "metrics": metric_records(metrics),
-            "ci95": bootstrap.describe(),
+            "ci95": bootstrap.describe(units="photo" if dataset.get("photo_of") else None),
             "diversity_samples": diversity_samples,
             "profile": profile,
             "overrides": overrides,
@@ -115,7 +115,7 @@ def for_score(*, device, dataset: dict, pairing: str, evaluation: str, predictio
             "pairing": pairing,
             "evaluation": evaluation,
             "metrics": metric_records(metrics),
-            "ci95": bootstrap.describe(),
+            "ci95": bootstrap.describe(units="photo" if dataset.get("photo_of") else None),
             "device": str(device),
         },
         "predictions": str(predictions),
@@ -219,8 +219,8 @@ def parse(data: bytes):
 def read_all(results_dir: Path, warn=lambda message: print(f"warning: {message}", file=sys.stderr)) -> list:
     """Every valid result file in ``results_dir`` (recursively, checkpoints aside);
     a damaged one is skipped with one warning naming it and its first bad field,
-    never fatal. Per-image values are checked, then dropped: nothing that reads a
-    folder of results shows them, and they are most of a file's size."""
+    never fatal. Per-image values are kept: a table's intervals over several
+    seeds, and its marks against gray, are computed from them."""
     from colorbench.reporting import schemas
 
     results_dir = Path(results_dir)
@@ -242,7 +242,6 @@ def read_all(results_dir: Path, warn=lambda message: print(f"warning: {message}"
         except schemas.SchemaError as e:
             warn(f"skipping {path}: not a valid result file ({e})")
             continue
-        result.per_image = None
         result._path = str(path)
         found.append(result)
     return found

@@ -148,6 +148,7 @@ class Dataset(_Record):
     count: Count
     card: dict[str, Any] = {}
     excluded_reason: str | None = None
+    photo_of: dict[str, str] | None = None  # {test image id: its photo}: crops of one photo are resampled together
 
 
 class ScoredDataset(Dataset):

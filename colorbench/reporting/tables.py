@@ -87,67 +87,93 @@ def _native(r) -> tuple[float | None, list | None]:
 
 
 SUBMITTED = "submitted"  # the profile column of a system scored from its outputs (`colorbench.scoring.submitted`)
+GRAY = "gray"  # the baseline every row is read against
+BETTER_MARK = "✓"
 
 
 def _submitted_row(r) -> dict:
     """A system scored from its submitted outputs: no training, speed or device of ours."""
     drift, drift_ci = _native(r)
     return {
-        "protocol": protocol_key(r), "method": r.plugin.name, "hint": None, "paper": r.plugin.paper, "profile": SUBMITTED,
-        "images": r.protocol.dataset.scored,
-        **{title: r.metrics.get(m.name) for title, m in _shown(r).items()},
-        **{f"{title} ci95": r.ci95.get(m.name) for title, m in _shown(r).items()},
-        METRICS: _shown(r), "diversity LPIPS": None, "noise ignored": None, "own RGB ΔL*": drift, "own RGB ΔL* ci95": drift_ci,
-        "params": None, "train s": None, "img/s": None, "GFLOPs/img": None, "device": "", "seed": None, "created": r.created, "file": r._path,
+        "method": r.plugin.name, "hint": None, "paper": r.plugin.paper,
+        "params": None, "train s": None, "img/s": None, "GFLOPs/img": None, "device": "", "seeds": "",
+        "diversity LPIPS": None, "noise ignored": None, "own RGB ΔL*": drift, "own RGB ΔL* ci95": drift_ci,
     }
 
 
-def frame(results: list) -> pd.DataFrame:
-    """One row per method's scored run (`schemas.ScoredRun`) and per system scored from
-    its outputs (`schemas.SubmittedResult`); plain `score` outputs and diverged runs have none."""
-    from colorbench.reporting.schemas import ScoredRun, SubmittedResult
+def _run_row(runs: list) -> dict:
+    """A method's group of seeds (`colorbench.reporting.groups`): its newest run describes it."""
+    r = runs[-1]
+    images_per_s, gflops = _speed(r)
+    spread, ignored = _diversity(r)
+    drift, drift_ci = _native(r)
+    return {
+        "method": r.plugin.name + (f" ({r.protocol.dataset.size} px)" if full_resolution(r) else ""),  # its working size
+        "hint": r.plugin.hint,
+        "paper": r.plugin.paper,
+        "diversity LPIPS": spread,
+        "noise ignored": ignored,
+        "own RGB ΔL*": drift,
+        "own RGB ΔL* ci95": drift_ci,
+        "params": r.plugin.parameters,
+        "train s": math.fsum(x.training.seconds for x in runs) / len(runs),
+        "img/s": images_per_s,
+        "GFLOPs/img": gflops,
+        "device": r.machine.device_name,
+        "seeds": ",".join(str(x.protocol.seed) for x in runs),
+    }
 
+
+def _better_than_gray(runs: list, gray: list | None) -> list[str]:
+    """The metrics on which ``runs`` beat gray's: the 95 % interval of the difference
+    (`colorbench.scoring.paired_comparison`, seeds and photos resampled) excludes 0."""
+    from colorbench.scoring import paired_comparison
+
+    if gray is None or runs is gray or any(r.per_image is None for r in [*runs, *gray]):
+        return []
+    try:
+        found = paired_comparison.compare(gray, runs)
+    except Exception:  # not comparable (other images): no mark, never a wrong one
+        return []
+    return [name for name, m in found["metrics"].items() if m["better"] == "B"]
+
+
+def frame(results: list) -> pd.DataFrame:
+    """One row per method's group of scored runs (`colorbench.reporting.groups`: one per
+    training seed) and per system scored from its outputs (`schemas.SubmittedResult`);
+    plain `score` outputs and diverged runs have none. A row's metrics are its group's
+    (`colorbench.scoring.seed_groups`): the mean over seeds, the interval over seeds and
+    test photos, the spread across seeds."""
+    from colorbench.reporting import groups
+    from colorbench.reporting.schemas import ScoredRun, SubmittedResult
+    from colorbench.scoring import seed_groups
+
+    scored = [r for r in results if isinstance(r, SubmittedResult) or isinstance(r, ScoredRun) and r.status == "ok"]
+    found = groups.groups(scored)
+    gray = {key[0]: runs for key, runs in found.items() if key[1] == GRAY}
     rows = []
-    for r in results:
-        if isinstance(r, SubmittedResult):
-            rows.append(_submitted_row(r))
-            continue
-        if not isinstance(r, ScoredRun) or r.status != "ok":  # a `score` output, or diverged: no method's scores
-            continue
-        images_per_s, gflops = _speed(r)
-        spread, ignored = _diversity(r)
-        drift, drift_ci = _native(r)
+    for (protocol, method, profile), runs in found.items():
+        r = runs[-1]
+        summary = seed_groups.summarize(runs)
+        better = _better_than_gray(runs, gray.get(protocol))
         rows.append({
-            "protocol": protocol_key(r),
-            "method": r.plugin.name + (f" ({r.protocol.dataset.size} px)" if full_resolution(r) else ""),  # its working size
-            "hint": r.plugin.hint,
-            "paper": r.plugin.paper,
-            "profile": r.protocol.profile,
-            "images": r.protocol.dataset.scored,
-            **{title: r.metrics.get(m.name) for title, m in _shown(r).items()},
-            **{f"{title} ci95": r.ci95.get(m.name) for title, m in _shown(r).items()},
+            "protocol": protocol, "profile": profile, "images": r.protocol.dataset.scored,
+            **(_submitted_row(r) if isinstance(r, SubmittedResult) else _run_row(runs)),
+            **{title: summary.metrics.get(m.name) for title, m in _shown(r).items()},
+            **{f"{title} ci95": summary.ci95.get(m.name) for title, m in _shown(r).items()},
+            **{f"{title} sd": summary.spread.get(m.name) for title, m in _shown(r).items()},
             METRICS: _shown(r),
-            "diversity LPIPS": spread,
-            "noise ignored": ignored,
-            "own RGB ΔL*": drift,
-            "own RGB ΔL* ci95": drift_ci,
-            "params": r.plugin.parameters,
-            "train s": r.training.seconds,
-            "img/s": images_per_s,
-            "GFLOPs/img": gflops,
-            "device": r.machine.device_name,
-            "seed": r.protocol.seed,
+            "better than gray": [m.title for name, m in r.protocol.metrics.items() if name in better and m.title],
+            "intervals": summary.intervals,
             "created": r.created,
             "file": r._path,
+            "files": [x._path for x in runs],
         })
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    when = pd.to_datetime(df["created"], utc=True, format="ISO8601")  # with or without milliseconds
-    latest = df.assign(_when=when).sort_values("_when", kind="stable").drop(columns="_when")
-    latest = latest.groupby(["protocol", "method", "profile"], as_index=False).tail(1)
     # gray first: every other row is read against it
-    order = latest.assign(_gray=latest["method"] != "gray").sort_values(["protocol", "_gray", "PSNR"], ascending=[True, True, False])
+    order = df.assign(_gray=df["method"] != GRAY).sort_values(["protocol", "_gray", "PSNR"], ascending=[True, True, False])
     from colorbench.study.board import with_studies  # a human study's fooling rate beside the metrics
 
     return with_studies(order.drop(columns="_gray").reset_index(drop=True), results)
@@ -174,7 +200,7 @@ def tables(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
     for key, group in df.groupby("protocol", sort=True):
         columns = metric_columns(group)
         digits = DIGITS | {title: m.digits for title, m in columns.items()}
-        others = [c for title in everywhere if title not in columns for c in (title, f"{title} ci95")]  # other tables' metrics
+        others = [c for title in everywhere if title not in columns for c in (title, f"{title} ci95", f"{title} sd")]  # other tables' metrics
         t = group.drop(columns=["protocol", "file", "created", *others]).round({k: v for k, v in digits.items() if k in group})
         t = t.assign(method=[display_name(m, h) for m, h in zip(t["method"], t["hint"])])
         shown[key] = t.rename(columns={title: title + arrow(m) for title, m in columns.items()})
@@ -192,7 +218,7 @@ def markdown_columns(table: pd.DataFrame) -> list[str]:
     metrics = [title + arrow(m) for title, m in metric_columns(table).items()]
     return [
         "method", "profile", *metrics, "fooled %",
-        "diversity LPIPS", "noise ignored", "params", "train s", "img/s", "GFLOPs/img", "hint", "device", "seed",
+        "diversity LPIPS", "noise ignored", "params", "train s", "img/s", "GFLOPs/img", "hint", "device", "seeds",
     ]
 
 
@@ -242,11 +268,19 @@ def small_set_note(columns: dict, images: int) -> str:
     )
 
 
+def marked(text: str, title: str, better) -> str:
+    """A cell marked when its method beats gray on that metric (`frame`'s "better than gray")."""
+    return f"{text} {BETTER_MARK}" if text and isinstance(better, list) and title in better else text
+
+
 def markdown_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Metric cells as "value ± half-width of the 95% interval"."""
+    """Metric cells as "value ± half-width of the 95% interval", marked where better than gray."""
     t = table.copy()
     for title, m in metric_columns(table).items():
-        t[title + arrow(m)] = [metric_cell(v, ci, m, n) for v, ci, n in zip(t[title + arrow(m)], t[f"{title} ci95"], t["images"])]
+        t[title + arrow(m)] = [
+            marked(metric_cell(v, ci, m, n), title, better)
+            for v, ci, n, better in zip(t[title + arrow(m)], t[f"{title} ci95"], t["images"], t["better than gray"])
+        ]
     if "fooled" in t:  # a human study judged some of these methods (colorbench.study.board)
         from colorbench.study.board import fooled_cells
 
@@ -258,16 +292,44 @@ def markdown_table(table: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
+def interval_note(table: pd.DataFrame) -> str:
+    """What a table's ± covers, from how its rows' intervals were made."""
+    described = {i["method"].removeprefix("percentile bootstrap over ") for i in table["intervals"] if isinstance(i, dict) and "method" in i}
+    trained = [s for s, n in zip(table["seeds"], table["params"]) if isinstance(s, str) and s and n]  # gray: the same for any seed
+    seeds = sorted({len(s.split(",")) for s in trained})
+    text = "± : half-width of the 95 % percentile-bootstrap interval over " + "; or over ".join(sorted(described)) + "."
+    if seeds and seeds[0] == 1:
+        text += (" A row of one seed (seeds: one number) was trained once: its interval covers the test images only, "
+                 "and a quick-profile GAN retrained with another seed can move by more than it.")
+    if len(seeds) > 1 or seeds and seeds[0] > 1:
+        text += " FID and KID, one value per trained model, have their seeds resampled alone."
+    return text + f" {BETTER_MARK}: better than gray, the 95 % interval of the difference from gray (resampled the same way) excluding 0."
+
+
+def spread_table(table: pd.DataFrame) -> pd.DataFrame | None:
+    """The spread across training seeds on its own: the standard deviation of each
+    seed's value, for the rows of two seeds or more (None: there are none)."""
+    several = table[[isinstance(s, str) and "," in s for s in table["seeds"]]]
+    if several.empty:
+        return None
+    columns = metric_columns(table)
+    out = pd.DataFrame({"method": [md(m) for m in several["method"]], "seeds": list(several["seeds"])})
+    for title, m in columns.items():
+        out[f"{title} sd"] = ["" if v is None or pd.isna(v) else f"{v:.{m.digits}f}" for v in several[f"{title} sd"]]
+    return out
+
+
 def to_markdown(df: pd.DataFrame) -> str:
     parts = []
     for key, table in tables(df).items():
-        note = small_set_note(metric_columns(table), int(table["images"].iloc[0]))
-        parts.append(f"### {md(key)}\n\n{markdown_table(table).to_markdown(index=False)}\n" + (f"\n{note}\n" if note else ""))
+        notes = [n for n in (interval_note(table), small_set_note(metric_columns(table), int(table["images"].iloc[0]))) if n]
+        parts.append(f"### {md(key)}\n\n{markdown_table(table).to_markdown(index=False)}\n\n" + "\n\n".join(notes) + "\n")
+        if (spread := spread_table(table)) is not None:
+            parts.append(f"Spread across training seeds (standard deviation of the seeds' values):\n\n{spread.to_markdown(index=False, disable_numparse=True)}\n")
     if parts:
         parts.append(
-            "± : half-width of the percentile-bootstrap 95% interval over test images. diversity LPIPS: mean "
-            "LPIPS between a stochastic method's samples (blank: deterministic). A method marked (hint) is "
-            "given a hint at test time.\n"
+            "diversity LPIPS: mean LPIPS between a stochastic method's samples (blank: deterministic). "
+            "A method marked (hint) is given a hint at test time.\n"
         )
     return "\n".join(parts) or "No results yet: run `colorbench run --plugin NAME`.\n"
 

@@ -65,11 +65,12 @@ def per_image(L: Tensor, ab_samples: Tensor, *, with_lpips: bool = True) -> dict
     return found
 
 
-def summarize(values: dict[str, list[float]], k: int, *, seed: int = 0) -> dict:
-    """The diversity section of a result: means, their 95% intervals, the flag."""
+def summarize(values: dict[str, list[float]], k: int, *, seed: int = 0, units: list[str] | None = None) -> dict:
+    """The diversity section of a result: means, their 95% intervals (``units``:
+    each image's photo, resampled together), the flag."""
     from colorbench.scoring import bootstrap
 
-    ci = bootstrap.intervals(values, seed=seed)
+    ci = bootstrap.intervals(values, seed=seed, units=units)
     means = {name: float(torch.tensor(v, dtype=torch.float64).mean()) for name, v in values.items()}
     lpips_mean = means.get("lpips")
     ignored = lpips_mean < NOISE_IGNORED_LPIPS if lpips_mean is not None else means["ab_std"] < NOISE_IGNORED_AB_STD

@@ -85,13 +85,16 @@ def grayscale_ids(test_set, *, batch_size: int = BATCH_SIZE) -> list[str]:
 
 @torch.no_grad()
 def evaluate(
-    colorizer: Colorizer, test_set, *, seed: int = 0, batch_size: int = BATCH_SIZE, n_samples: int = 8, metrics=None
+    colorizer: Colorizer, test_set, *, seed: int = 0, batch_size: int = BATCH_SIZE, n_samples: int = 8, metrics=None,
+    photo_of: dict[str, str] | None = None,
 ) -> dict:
     """Per-image scores, their means and intervals, diversity, and what was left out.
 
     ``n_samples`` (k) is the number of samples per image for a stochastic
     method's diversity; the metrics use the first sample. ``metrics``: {name: Metric}
-    to compute (default: `colorbench.scoring.selection.select`)."""
+    to compute (default: `colorbench.scoring.selection.select`). ``photo_of``:
+    {test image id: the photo it is cut from}, when several are crops of one
+    photo: intervals resample photos (`colorbench.scoring.bootstrap`)."""
     from colorbench.scoring import selection
 
     device = colorizer.device
@@ -130,7 +133,8 @@ def evaluate(
         from colorbench.errors import UserError
 
         raise UserError("every test image is grayscale (R = G = B): nothing to score colourization on")
-    scores = scorer.finish(seed=bootstrap.SEED)
+    scores = scorer.finish(seed=bootstrap.SEED, photo_of=photo_of)
+    units = [photo_of[i] for i in scores.per_image["id"]] if photo_of else None  # the scored images' photos, in their order
     if "lpips" in scores.not_computed:  # never a mean over only some of the images
         spread.pop("lpips", None)
     per_image = scores.per_image
@@ -139,13 +143,13 @@ def evaluate(
     elif k < 2:
         diverse = diversity.not_applicable(f"{n_samples} sample(s) per image requested; diversity needs at least 2")
     else:
-        diverse = diversity.summarize(spread, k, seed=bootstrap.SEED)
+        diverse = diversity.summarize(spread, k, seed=bootstrap.SEED, units=units)
         per_image |= {f"diversity_{name}": values for name, values in spread.items()}
     if native:
         per_image |= {f"native_{name}": native_output.stored(values) for name, values in native.items()}
     seconds = time.perf_counter() - start
     return {
-        **({"native_output": native_output.summarize(native)} if native else {}),
+        **({"native_output": native_output.summarize(native, units=units)} if native else {}),
         "metrics": scores.metrics,
         "ci95": scores.ci95,
         "left_out_of_mean": scores.left_out_of_mean,

@@ -40,8 +40,9 @@ def stored(values: list[float]) -> list[float | None]:
     return [v if math.isfinite(v) else None for v in values]
 
 
-def summarize(values: dict[str, list[float]], *, seed: int = bootstrap.SEED) -> dict:
-    """The result's ``native_output`` section: means (of the finite values) with their 95 % intervals."""
+def summarize(values: dict[str, list[float]], *, seed: int = bootstrap.SEED, units: list[str] | None = None) -> dict:
+    """The result's ``native_output`` section: means (of the finite values) with their 95 % intervals
+    (``units``: each image's photo, resampled together)."""
     kept = {name: stored(v) for name, v in values.items()}
     means = {name: math.fsum(f := [x for x in v if x is not None]) / len(f) for name, v in kept.items() if any(x is not None for x in v)}
-    return {"space": SPACE, "metrics": means, "ci95": bootstrap.intervals({n: kept[n] for n in means}, seed=seed), "definition": DEFINITION}
+    return {"space": SPACE, "metrics": means, "ci95": bootstrap.intervals({n: kept[n] for n in means}, seed=seed, units=units), "definition": DEFINITION}

@@ -123,9 +123,11 @@ class Scorer:
             found[name] = f"{len(ids)} image(s) over {pixels} px, which {name} cannot score in tiles: {_named(ids)}"
         return found
 
-    def finish(self, *, order: list[str] | None = None, seed: int = bootstrap.SEED) -> Scores:
+    def finish(self, *, order: list[str] | None = None, seed: int = bootstrap.SEED, photo_of: Mapping[str, str] | None = None) -> Scores:
         """Means, intervals and what was left out; ``order``: the image ids in the
-        order per-image values are kept and resampled (default: as added)."""
+        order per-image values are kept and resampled (default: as added);
+        ``photo_of``: {id: the photo it is cut from}, when test images are crops of
+        fewer photos: the intervals resample photos (`bootstrap`)."""
         not_computed = self._reasons()
         index = {image_id: i for i, image_id in enumerate(self.ids)}
         positions = [index[i] for i in order] if order is not None else range(len(self.ids))
@@ -149,7 +151,8 @@ class Scorer:
             else:
                 not_computed[name] = f"computed from {', '.join(m.inputs)}, which were not all computed"
         columns = {n: v for n, v in per_image.items() if n != "id"}
-        ci = bootstrap.intervals(columns, derived, seed=seed) if columns else {}
+        units = [photo_of[i] for i in per_image["id"]] if photo_of else None
+        ci = bootstrap.intervals(columns, derived, seed=seed, units=units) if columns else {}
         for name, f in derived.items():
             means[name] = f(means)
         for name, accumulator in self._accumulators.items():

@@ -122,14 +122,14 @@ def score(gt_dir: Path, pred_dir: Path, data: Dataset, *, device: torch.device, 
         from colorbench.errors import UserError
 
         raise UserError(f"every test image of {data.name} is grayscale ({GRAY_REASON}): nothing to score colourization on")
-    scores = scorer.finish(seed=bootstrap.SEED)
+    scores = scorer.finish(seed=bootstrap.SEED, photo_of=data.photo_of)
     return {
         "metrics": scores.metrics,
         "ci95": scores.ci95,
         "left_out_of_mean": scores.left_out_of_mean,
         "not_computed": scores.not_computed,
         "per_image": scores.per_image | {f"native_{name}": native_output.stored(values) for name, values in native.items()},
-        "native_output": native_output.summarize(native),
+        "native_output": native_output.summarize(native, units=[data.photo_of[i] for i in scores.per_image["id"]] if data.photo_of else None),
         "scored": len(scores.per_image["id"]),
         "excluded": {"count": len(excluded), "ids": excluded, "reason": GRAY_REASON},
         "seconds": round(time.perf_counter() - start, 3),
