@@ -86,6 +86,7 @@ def compare(a, b, *, seed: int = bootstrap.SEED) -> dict:
     their seeds. Two single results are compared image by image; a set-level
     metric then has nothing to pair, and is left out."""
     from colorbench import plugins
+    from colorbench.scoring import seed_groups
 
     a_runs, b_runs = (list(x) if isinstance(x, (list, tuple)) else [x] for x in (a, b))
     a, b = a_runs[0], b_runs[0]
@@ -102,7 +103,7 @@ def compare(a, b, *, seed: int = bootstrap.SEED) -> dict:
         if differences := protocol_differences(a, x, names + list(derived) + sets):
             raise UserError("results scored under different protocols, not compared: " + "; ".join(differences))
     order = list(a.per_image.id)
-    units = _units(a, order)
+    units = seed_groups.units(runs, order)
     found = {}
     if not grouped:
         found = _image_by_image(a, b, names, derived, order, units, seed)
@@ -117,11 +118,6 @@ def compare(a, b, *, seed: int = bootstrap.SEED) -> dict:
         "bootstrap": bootstrap.describe(seed=seed, units="photo" if units else None, seeds=max(len(a_runs), len(b_runs))),
         "metrics": found,
     }
-
-
-def _units(result, order: list[str]) -> list[str] | None:
-    photo_of = getattr(result.protocol.dataset, "photo_of", None)
-    return [photo_of.get(i, i) for i in order] if photo_of else None
 
 
 def _image_by_image(a, b, names, derived, order, units, seed) -> dict:

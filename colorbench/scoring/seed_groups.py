@@ -29,10 +29,11 @@ class Summary:
     intervals: dict = field(default_factory=dict)  # how they were made (`bootstrap.describe`)
 
 
-def units(run) -> list[str] | None:
-    """Each test image's photo, in the order of ``run``'s per-image values (None: images are independent)."""
-    photo_of = getattr(run.protocol.dataset, "photo_of", None)
-    return [photo_of.get(i, i) for i in run.per_image.id] if photo_of else None
+def units(runs: list, order: list[str]) -> list[str] | None:
+    """Each test image's photo, in ``order``, as any of ``runs`` records them (results
+    from before photos were recorded have none); None: the images are independent."""
+    photo_of = next((p for r in runs if (p := getattr(r.protocol.dataset, "photo_of", None))), None)
+    return [photo_of.get(i, i) for i in order] if photo_of else None
 
 
 def values(run) -> dict[str, list]:
@@ -71,14 +72,14 @@ def summarize(runs: list) -> Summary:
     first = runs[0]
     seeds = [getattr(r.protocol, "seed", None) for r in runs]  # a system scored from its outputs has none
     if len(runs) == 1:
-        return Summary(seeds, dict(first.metrics), dict(first.ci95), intervals=_described(first, 1))
+        return Summary(seeds, dict(first.metrics), dict(first.ci95), intervals=_described(runs, 1))
     order = list(first.per_image.id)
     if any(set(r.per_image.id) != set(order) for r in runs):
         raise ValueError("the seeds' results are not on the same test images")
     records = first.protocol.metrics
     present = [n for n, m in records.items() if m.kind == "per_image" and all(n in values(r) for r in runs)]
     derived = derived_metrics(records, present)
-    ci = bootstrap.intervals(columns(runs, present, order), {n: m.from_means for n, m in derived.items()}, units=units(first))
+    ci = bootstrap.intervals(columns(runs, present, order), {n: m.from_means for n, m in derived.items()}, units=units(runs, order))
     means, spread = {}, {}
     for name in records:
         seen = [r.metrics.get(name) for r in runs]
@@ -89,11 +90,15 @@ def summarize(runs: list) -> Summary:
         spread[name] = statistics.stdev(seen)
         if name not in ci:  # a set-level metric: its seeds resampled
             ci[name] = bootstrap.interval(np.asarray(seen)[seed_draws(len(seen))].mean(axis=1))
-    return Summary(seeds, means, {n: ci.get(n) for n in means}, spread, _described(first, len(runs)))
+    return Summary(seeds, means, {n: ci.get(n) for n in means}, spread, _described(runs, len(runs)))
 
 
-def _described(run, n_seeds: int) -> dict:
-    described = bootstrap.describe(units="photo" if units(run) else None, seeds=n_seeds)
-    if n_seeds > 1:
-        described["set_level"] = "FID, KID and other metrics of the whole set: the seeds alone are resampled"
+def _described(runs: list, n_seeds: int) -> dict:
+    """How a group's intervals were made: one seed's are its result's own."""
+    if n_seeds == 1:
+        stored = runs[0].protocol.ci95
+        return dict(stored) if isinstance(stored, dict) else bootstrap.describe()
+    order = list(runs[0].per_image.id)
+    described = bootstrap.describe(units="photo" if units(runs, order) else None, seeds=n_seeds)
+    described["set_level"] = "FID, KID and other metrics of the whole set: the seeds alone are resampled"
     return described

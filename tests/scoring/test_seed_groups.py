@@ -57,7 +57,7 @@ def test_a_seed_count_that_differs_within_a_side_is_refused():
 
 
 # ------------------------------------------------------------------ groups of results
-def _result(tmp_path: Path, source: str, *, seed: int, offset: float, minute: int, version: str | None = None) -> Path:
+def _result(tmp_path: Path, source: str, *, seed: int, offset: float, minute: int, version: str | None = None, photos: bool = False) -> Path:
     """A copy of a published result as if trained with another seed: its per-image
     values shifted by ``offset`` (PSNR), its means recomputed."""
     record = json.loads((BOARD / source).read_text())
@@ -72,6 +72,8 @@ def _result(tmp_path: Path, source: str, *, seed: int, offset: float, minute: in
     record["metrics"]["psnr"] = sum(values) / len(values)
     record["ci95"]["psnr"] = [record["metrics"]["psnr"] - 0.5, record["metrics"]["psnr"] + 0.5]
     record.pop("samples", None)
+    if photos:  # as results made since photos are recorded
+        record["protocol"]["dataset"]["photo_of"] = {i: i.split("/")[0] for i in record["per_image"]["id"]}
     path = tmp_path / f"{record['run_id']}.json"
     path.write_bytes(results.dumps(record))
     return path
@@ -122,3 +124,13 @@ def test_better_than_gray_is_marked_only_where_the_interval_says_so(tmp_path):
     assert "Spread across training seeds" in markdown and "2 training seeds, then images" in markdown  # these results predate photos
     gray = df[df["method"] == "gray"].iloc[0]
     assert gray["better than gray"] == []
+
+
+def test_a_group_resamples_photos_when_any_of_its_results_records_them(tmp_path):
+    _result(tmp_path, ZHANG, seed=0, offset=0.0, minute=1)  # made before photos were recorded
+    _result(tmp_path, ZHANG, seed=1, offset=1.0, minute=2, photos=True)
+    (runs,) = groups.groups(results.read_all(tmp_path)).values()
+    summary = seed_groups.summarize(runs)
+    assert "2 training seeds, then photos" in summary.intervals["method"]
+    order = list(runs[0].per_image.id)
+    assert summary.ci95["psnr"] == bootstrap.intervals(seed_groups.columns(runs, ["psnr"], order), units=seed_groups.units(runs, order))["psnr"]
