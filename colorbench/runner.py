@@ -273,7 +273,8 @@ def run(cls: type[Colorizer], data: Dataset, run_settings: RunSettings, *, conso
         result["checkpoint"] = {"path": str(path), "sha256": digest}
 
     try:
-        _score(result, colorizer, data, seed=seed, n_samples=n_samples, out_dir=Path(out_dir), console=console, metrics=scored_metrics(run_settings))
+        _score(result, colorizer, data, seed=seed, n_samples=n_samples, out_dir=Path(out_dir), console=console, metrics=scored_metrics(run_settings),
+               workers=run_settings.workers)
     except BaseException as e:
         for name in (f"{run_id}.png", f"{run_id}-samples.png"):  # pictures of a result never written
             (Path(out_dir) / "samples" / name).unlink(missing_ok=True)
@@ -334,10 +335,12 @@ def scored_metrics(run_settings: RunSettings) -> dict:
     return {n: m for n, m in plugins.metrics().items() if n in run_settings.metrics}
 
 
-def _score(result: dict, colorizer: Colorizer, data: Dataset, *, seed: int, n_samples: int, out_dir: Path, console: Console, metrics: dict) -> None:
-    """Colourize and score the test set, time the method and save its sample pictures, into ``result``."""
+def _score(
+    result: dict, colorizer: Colorizer, data: Dataset, *, seed: int, n_samples: int, out_dir: Path, console: Console, metrics: dict, workers: int = 0
+) -> None:
+    """Colourize and score the test set (read by ``workers`` processes), time the method and save its sample pictures, into ``result``."""
     cls, run_id = type(colorizer), result["run_id"]
-    scored = evaluate(colorizer, data.test, seed=seed, n_samples=n_samples, metrics=metrics, photo_of=data.photo_of)
+    scored = evaluate(colorizer, data.test, seed=seed, n_samples=n_samples, metrics=metrics, photo_of=data.photo_of, workers=workers)
     timing = speed.measure(colorizer, data, seed=seed)
     if not timing["training"].get("applicable", True) and timing["training"]["reason"].startswith("could not"):
         console.print(Text.assemble(("warning:", "yellow"), f" {cls.name}: training speed {timing['training']['reason']}"), highlight=False)

@@ -33,6 +33,10 @@ def score(
     name: Annotated[Optional[str], typer.Option(help="With --dataset: the system's name on the board (lower-case letters, digits, _).", show_default=False)] = None,
     paper: Annotated[Optional[str], typer.Option(help='With --dataset: its paper, "Authors, \"Title\", venue year".', show_default=False)] = None,
     metrics: MetricsOption = None,
+    workers: Annotated[
+        Optional[int], typer.Option(help="Processes decoding images while this one scores (0: decode here too); the numbers are the same "
+                                    "with any count. Default: one per CPU, at most 4.", min=0, show_default=False),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Score any colourized images (PSNR, SSIM, LPIPS, colourfulness, FID, KID) against ground truth, as `run` does.
@@ -49,7 +53,7 @@ def score(
     from colorbench.errors import UsageError
     from colorbench.reporting import results
     from colorbench.scoring import selection
-    from colorbench.scoring.folder_scoring import EVALUATION_RULE, PAIRING_RULE, ScoreProblems, score_folders
+    from colorbench.scoring.folder_scoring import EVALUATION_RULE, PAIRING_RULE, ScoreProblems, default_workers, score_folders
 
     use_json(json_output)
     chosen = selection.select(metrics)
@@ -62,7 +66,8 @@ def score(
         outputs.check_file(out, overwrite=overwrite, inputs=[ground_truth, predictions])
     dev = devices.pick(device)
     try:
-        scored = score_folders(ground_truth, predictions, device=dev, strict=strict, metrics=chosen)
+        scored = score_folders(ground_truth, predictions, device=dev, strict=strict, metrics=chosen,
+                               workers=default_workers() if workers is None else workers)
     except ScoreProblems as e:
         _refuse(e, json_output)
 

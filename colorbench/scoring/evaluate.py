@@ -83,10 +83,26 @@ def grayscale_ids(test_set, *, batch_size: int = BATCH_SIZE) -> list[str]:
     return gray
 
 
+def _test_batches(test_set, batch_size: int, workers: int):
+    """The test set's batches in order, read by ``workers`` processes. A user error
+    raised in a worker (a test image changed since it was listed) comes back from
+    torch as "Caught UserError ... Original Traceback ...": its last line, the error
+    itself, is raised instead."""
+    from colorbench.errors import UserError
+
+    try:
+        yield from DataLoader(test_set, batch_size=batch_size, num_workers=workers)
+    except UserError as e:
+        message = str(e)
+        if not (message.startswith("Caught ") and "Traceback" in message):
+            raise
+        raise UserError(message.rstrip().splitlines()[-1].split(": ", 1)[-1]) from None
+
+
 @torch.no_grad()
 def evaluate(
     colorizer: Colorizer, test_set, *, seed: int = 0, batch_size: int = BATCH_SIZE, n_samples: int = 8, metrics=None,
-    photo_of: dict[str, str] | None = None,
+    photo_of: dict[str, str] | None = None, workers: int = 0,
 ) -> dict:
     """Per-image scores, their means and intervals, diversity, and what was left out.
 
@@ -94,7 +110,9 @@ def evaluate(
     method's diversity; the metrics use the first sample. ``metrics``: {name: Metric}
     to compute (default: `colorbench.scoring.selection.select`). ``photo_of``:
     {test image id: the photo it is cut from}, when several are crops of one
-    photo: intervals resample photos (`colorbench.scoring.bootstrap`)."""
+    photo: intervals resample photos (`colorbench.scoring.bootstrap`). ``workers``:
+    processes reading the test images (0: this one); the test set's order, and so
+    the numbers, are the same with any count."""
     from colorbench.scoring import selection
 
     device = colorizer.device
@@ -104,7 +122,7 @@ def evaluate(
     excluded: list[str] = []
     k = n_samples if colorizer.stochastic and n_samples >= 2 else 1
     start = time.perf_counter()
-    for i, (rgb, ids) in enumerate(DataLoader(test_set, batch_size=batch_size)):
+    for i, (rgb, ids) in enumerate(_test_batches(test_set, batch_size, workers)):
         gt = to_uint8(rgb.to(device))
         gray = is_gray(gt).cpu()
         excluded += [image_id for image_id, g in zip(ids, gray) if g]

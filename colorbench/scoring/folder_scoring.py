@@ -19,16 +19,23 @@ image larger than a batch is scored in tiles
 (`colorbench.scoring.tiled_scoring`), to the same numbers. Checking keeps sizes, not
 pixels, and scoring reads a batch at a time, so memory is bounded by the
 largest image or batch, never by how many images there are.
+
+Worker processes (``workers``; a `torch.utils.data.DataLoader`) decode the
+images in both passes while the main process scores, each holding at most one
+batch; results come back in the pairs' order, so the numbers are the same with
+any number of workers.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from colorbench.scoring import metrics
 from colorbench.data.datasets import IMAGE_SUFFIXES, image_files
@@ -44,7 +51,13 @@ EVALUATION_RULE = (
     "16 Mpx is scored in tiles that give the whole image's values (PSNR exactly, SSIM and colourfulness to float64 "
     "rounding, LPIPS to float32 rounding: colorbench.scoring.tiled_scoring)"
 )
-_BATCH_PIXELS = 1 << 24  # 16 Mpx per batch, or per tile of a larger image (the rule above names it)
+_TILE_PIXELS = 1 << 24  # 16 Mpx: a larger image is scored in tiles of at most this (the rule above names it)
+_BATCH_PIXELS = {"cpu": 1 << 20}
+"""Pixels of equal-size images scored together, by device type (others: as many as a
+tile). On a CPU, 1 Mpx (16 images of 256 x 256): peak memory grows with the batch
+(LPIPS keeps every image's AlexNet features, about 80 bytes a pixel of a pair), and
+on a CPU speed does not: 16 Mpx peaked at 3.0 GB where 1 Mpx peaks at 1.1 GB,
+about what building the LPIPS network takes, and was slower (more page faults)."""
 
 
 @dataclass
@@ -133,55 +146,129 @@ class Checked:
         return images[0], images[1]
 
 
-def load(pairs: list[tuple[str, Path, Path]], problems: Problems) -> list[Checked]:
-    """Read every pair fully (a truncated file fails here, before any scoring). Only
-    sizes are kept, not pixels: memory holds one batch, however many images there are."""
+def default_workers() -> int:
+    """Decoding processes `score` starts unless told: one per CPU this process may
+    use, at most 4 (more hardly helps: scoring, not decoding, takes most of the time)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return min(4, cpus)
+
+
+def _loader(dataset: Dataset, workers: int, **kwargs) -> DataLoader:
+    """``dataset``'s items in order, made by ``workers`` processes (0: this one)."""
+    if workers < 0:
+        raise UsageError(f"workers must be 0 (decode in this process) or more, not {workers}")
+    return DataLoader(dataset, num_workers=workers, **kwargs)
+
+
+def _as_is(item):
+    """A DataLoader's collate_fn for items that are already what the caller wants."""
+    return item
+
+
+def _check(pair: tuple[str, Path, Path]) -> tuple[Checked | None, list[tuple[str, str]]]:
+    """One pair read whole: scorable (its size and whether it is gray, never its
+    pixels), or its problems as (kind in `Problems`, message)."""
     from colorbench.scoring.evaluate import is_gray
     from colorbench.data.image_reading import UnreadableImage, load_rgb
 
+    image_id, gt_path, pred_path = pair
+    images, found = [], []
+    for path in (gt_path, pred_path):
+        try:
+            images.append(load_rgb(path))
+        except UnreadableImage as e:
+            found.append(("unreadable", f"{path}: {e}"))
+    if found:
+        return None, found
+    gt, pred = images
+    if gt.shape != pred.shape:
+        return None, [("size_mismatch", f"{image_id}: ground truth {gt.shape[1]}x{gt.shape[0]}, prediction {pred.shape[1]}x{pred.shape[0]} ({pred_path})")]
+    if min(gt.shape[:2]) < metrics.SSIM_WIN:
+        return None, [("too_small", f"{image_id}: {gt.shape[1]}x{gt.shape[0]} px; SSIM needs at least {metrics.SSIM_WIN}x{metrics.SSIM_WIN}")]
+    gray = bool(is_gray(torch.from_numpy(gt).permute(2, 0, 1)[None]))
+    return Checked(image_id, gt_path, pred_path, gt.shape[:2], gray), []
+
+
+class _Checks(Dataset):
+    """`_check` of each pair, by index."""
+
+    def __init__(self, pairs: list[tuple[str, Path, Path]]):
+        self.pairs = pairs
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def __getitem__(self, i):
+        return _check(self.pairs[i])
+
+
+def load(pairs: list[tuple[str, Path, Path]], problems: Problems, *, workers: int = 0) -> list[Checked]:
+    """Read every pair fully (a truncated file fails here, before any scoring), in
+    ``workers`` processes. Only sizes are kept, not pixels: memory holds one batch,
+    however many images there are."""
     loaded = []
-    for image_id, gt_path, pred_path in pairs:
-        images = []
-        for path in (gt_path, pred_path):
-            try:
-                images.append(load_rgb(path))
-            except UnreadableImage as e:
-                problems.unreadable.append(f"{path}: {e}")
-        if len(images) < 2:
-            continue
-        gt, pred = images
-        if gt.shape != pred.shape:
-            problems.size_mismatch.append(
-                f"{image_id}: ground truth {gt.shape[1]}x{gt.shape[0]}, prediction {pred.shape[1]}x{pred.shape[0]} ({pred_path})"
-            )
-        elif min(gt.shape[:2]) < metrics.SSIM_WIN:
-            problems.too_small.append(f"{image_id}: {gt.shape[1]}x{gt.shape[0]} px; SSIM needs at least {metrics.SSIM_WIN}x{metrics.SSIM_WIN}")
-        else:
-            gray = bool(is_gray(torch.from_numpy(gt).permute(2, 0, 1)[None]))
-            loaded.append(Checked(image_id, gt_path, pred_path, gt.shape[:2], gray))
+    for checked, found in _loader(_Checks(pairs), workers, batch_size=None, collate_fn=_as_is):
+        for kind, message in found:
+            getattr(problems, kind).append(message)
+        if checked is not None:
+            loaded.append(checked)
     return loaded
 
 
-def _batches(loaded: list[Checked], max_pixels: int):
-    """(indices of images of equal size, in batches of at most ``max_pixels``; tiled):
-    an image larger than that comes alone, to be scored in tiles."""
+class _Pixels(Dataset):
+    """A checked pair's pixels by index, uint8 (H, W, 3) each; or, for a file changed
+    since it was checked, its one-line error, which the main process raises (raised
+    in a worker, torch would re-raise it with the worker's traceback as its message)."""
+
+    def __init__(self, loaded: list[Checked]):
+        self.loaded = loaded
+
+    def __len__(self):
+        return len(self.loaded)
+
+    def __getitem__(self, i):
+        try:
+            gt, pred = self.loaded[i].read()
+        except UserError as e:
+            return str(e)
+        return torch.from_numpy(gt), torch.from_numpy(pred)
+
+
+def _stacked(items: list) -> tuple[torch.Tensor, torch.Tensor] | str:
+    """A batch of `_Pixels` items as (ground truth, prediction), uint8 (B, H, W, 3)
+    each (in a worker: in shared memory), or the first error among them."""
+    changed = [item for item in items if isinstance(item, str)]
+    return changed[0] if changed else tuple(default_collate(items))
+
+
+def _batches(loaded: list[Checked], max_pixels: int, batch_pixels: int = _TILE_PIXELS):
+    """(indices of images of equal size, in batches of at most ``batch_pixels`` (and
+    ``max_pixels``); tiled): an image larger than ``max_pixels`` comes alone, to be
+    scored in tiles, and one larger than ``batch_pixels`` alone, whole."""
     by_size: dict[tuple[int, int], list[int]] = {}
     for i, item in enumerate(loaded):
         by_size.setdefault(item.shape, []).append(i)
     for (h, w), indices in sorted(by_size.items()):
-        step = max(1, max_pixels // (h * w))
+        step = max(1, min(batch_pixels, max_pixels) // (h * w))
         for start in range(0, len(indices), step):
             yield indices[start : start + step], h * w > max_pixels
 
 
 @torch.no_grad()
 def score_folders(
-    gt_dir: Path, pred_dir: Path, *, device: torch.device, strict: bool = False, max_pixels: int = _BATCH_PIXELS, metrics=None
+    gt_dir: Path, pred_dir: Path, *, device: torch.device, strict: bool = False, max_pixels: int = _TILE_PIXELS,
+    batch_pixels: int | None = None, metrics=None, workers: int = 0,
 ) -> dict:
     """Check, then score; raises `ScoreProblems` (nothing scored) if anything is
     wrong, and with ``strict`` a `UserError` if any image would be left out
-    (grayscale ground truth). An image over ``max_pixels`` is scored in tiles.
-    ``metrics``: {name: Metric} to compute (default: `colorbench.scoring.selection.select`)."""
+    (grayscale ground truth). An image over ``max_pixels`` is scored in tiles;
+    equal-size images are scored ``batch_pixels`` at a time (default: `_BATCH_PIXELS`).
+    ``metrics``: {name: Metric} to compute (default: `colorbench.scoring.selection.select`).
+    ``workers``: processes decoding images, in both passes (0: this one); the
+    numbers are the same with any number."""
     from colorbench.scoring import bootstrap, selection
     from colorbench.scoring.evaluate import GRAY_REASON
     from colorbench.scoring.scorer import Scorer
@@ -189,7 +276,7 @@ def score_folders(
     start = time.perf_counter()
     problems = Problems()
     pairs = pair(Path(gt_dir), Path(pred_dir), problems)
-    loaded = load(pairs, problems)
+    loaded = load(pairs, problems, workers=workers)
     if problems.count():
         raise ScoreProblems(problems)
 
@@ -203,15 +290,18 @@ def score_folders(
         )
     colour = [item for item in loaded if not item.gray]
     scorer = Scorer(device, selection.select() if metrics is None else metrics, sizes={item.id: item.shape for item in colour})
-    for indices, tiled in _batches(loaded, max_pixels):
-        keep = [i for i in indices if not loaded[i].gray]  # the batch as scored: its colour images
-        if not keep:
-            continue
-        images = [loaded[i].read() for i in keep]
-        gt = torch.from_numpy(np.stack([p[0] for p in images])).permute(0, 3, 1, 2).to(device)
-        pred = torch.from_numpy(np.stack([p[1] for p in images])).permute(0, 3, 1, 2).to(device)
-        del images
+    batch_pixels = batch_pixels or _BATCH_PIXELS.get(device.type, max_pixels)
+    plan = [([i for i in indices if not loaded[i].gray], tiled) for indices, tiled in _batches(loaded, max_pixels, batch_pixels)]
+    plan = [(keep, tiled) for keep, tiled in plan if keep]  # each batch as scored: its colour images
+    # one batch in flight per worker (each holds its pixels), besides the one being scored
+    batches = _loader(_Pixels(loaded), workers, batch_sampler=[keep for keep, _ in plan], collate_fn=_stacked, prefetch_factor=1 if workers else None)
+    for (keep, tiled), batch in zip(plan, batches):
+        if isinstance(batch, str):
+            raise UserError(batch)
+        gt, pred = (x.permute(0, 3, 1, 2).to(device) for x in batch)
+        del batch
         scorer.add(gt, pred, [loaded[i].id for i in keep], tiles_of=max_pixels if tiled else None)
+        del gt, pred
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     scores = scorer.finish(order=[item.id for item in colour], seed=bootstrap.SEED)  # the pairs' order: by ground-truth path

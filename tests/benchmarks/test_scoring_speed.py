@@ -10,11 +10,14 @@ RGB (the zero-chroma baseline), then PSNR and SSIM against the original. The
 colorbench side is what `colorbench.scoring.evaluate` does with a test set: batches of
 `evaluate.BATCH_SIZE`, the ground truth's L alone (all a method is given; the
 loop has no cheaper way to get L than skimage's full rgb2lab). The values must
-agree (|PSNR diff| < 0.01 dB, |SSIM diff| < 1e-3 per image; asserted). The
-target is colorbench at least 20x faster; the measured ratio is printed and
-stored in the benchmark's extra_info, and a ratio under the target is a warning,
-not a failure (a shared machine's load moves it: colorbench's batched, memory-
-bound work suffers from a neighbour's memory traffic far more than the loop).
+agree (|PSNR diff| < 0.01 dB, |SSIM diff| < 1e-3 per image; asserted): this is
+the check that colorbench's metrics are scikit-image's. The ratio of the times
+is printed and stored in the benchmark's extra_info, with no target: the
+earlier goal of 20x is withdrawn. The yardstick for speed is now what a user
+would run instead, `colorbench score` against a torchmetrics loop
+(tests/benchmarks/test_score_vs_torchmetrics.py). A shared machine's load moves
+the ratio: colorbench's batched, memory-bound work suffers from a neighbour's
+memory traffic far more than the loop.
 
 The process's malloc moves colorbench's side 2-3x on a CPU and the loop's hardly
 at all, so it is printed and stored with the ratio; docs/cpu-speed.md shows
@@ -22,7 +25,6 @@ how to run with tcmalloc.
 """
 
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +34,6 @@ import torch
 from colorbench import devices
 
 CIFAR_TEST = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "cifar10-subset" / "test"
-TARGET_SPEEDUP = 20
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +113,6 @@ def test_batched_scoring_against_the_skimage_loop(benchmark, images):
         f"mean PSNR {psnr_ours[finite].mean():.4f} dB ({finite.sum()} finite), mean SSIM {ssim_ours.mean():.5f}"
     )
     assert psnr_diff < 0.01 and ssim_diff < 1e-3
-    if ratio < TARGET_SPEEDUP:
-        warnings.warn(f"colorbench scored {ratio:.1f}x faster than the skimage loop; the target is {TARGET_SPEEDUP}x")
 
 
 def test_lpips_throughput(benchmark, images):

@@ -168,3 +168,98 @@ def test_strict_scores_when_every_image_is_scored(cli, tmp_path):
     gt, pred = _problem_folders(tmp_path, "none")
     scored = _strict_json(cli("score", gt, pred, "--strict", "--json"))
     assert scored["protocol"]["dataset"]["scored"] == 3 and scored["protocol"]["dataset"]["excluded"] == 0
+
+
+# ------------------------------------------------------------------ decoding in worker processes
+def _mixed_folders(root: Path) -> tuple[Path, Path]:
+    """Pairs of three sizes (several batches of each under a small budget), a grayscale
+    truth (left out) and one image large enough to be scored in tiles."""
+    rng = np.random.default_rng(3)
+    gt, pred = root / "gt", root / "pred"
+    shapes = [(32, 40)] * 7 + [(48, 36)] * 5 + [(64, 64)] * 2 + [(200, 300)]
+    for i, (h, w) in enumerate(shapes):
+        image = _photo(rng, h, w)
+        if i == 3:
+            image = image[..., :1].repeat(3, axis=2)
+        write_png(gt / f"{i:02d}.png", image)
+        write_png(pred / f"{i:02d}.png", np.clip(image.astype(int) + rng.integers(-30, 31, image.shape), 0, 255).astype(np.uint8))
+    return gt, pred
+
+
+def test_workers_give_the_same_result_to_the_last_digit(tmp_path):
+    from colorbench.scoring import folder_scoring
+
+    gt, pred = _mixed_folders(tmp_path)
+    # batches of at most 4 images of 32 x 40, the 200 x 300 image in tiles
+    runs = [
+        folder_scoring.score_folders(gt, pred, device=torch.device("cpu"), batch_pixels=4 * 32 * 40, max_pixels=250 * 250, workers=workers)
+        for workers in (0, 2)
+    ]
+    for scored in runs:
+        del scored["seconds"]
+    assert runs[0] == runs[1]
+    assert runs[0]["scored"] == 14 and runs[0]["excluded"]["ids"] == ["03.png"] and runs[0]["per_image"]["id"][-1] == "14.png"
+
+
+def test_workers_on_the_command_line(cli, tmp_path):
+    gt, pred = _mixed_folders(tmp_path)
+    stored = []
+    for workers in (0, 2):
+        result = cli("score", gt, pred, "--workers", workers, "--json", "--out", tmp_path / f"{workers}.json")
+        assert result.exit_code == 0, result.output
+        stored.append(json.loads((tmp_path / f"{workers}.json").read_text()))
+    assert stored[0]["per_image"] == stored[1]["per_image"] and stored[0]["metrics"] == stored[1]["metrics"]
+    refused = cli("score", gt, pred, "--workers", -1)
+    assert refused.exit_code == 2 and "--workers" in refused.stderr and "Traceback" not in refused.output
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_file_changed_after_checking_is_one_line_with_workers(cli, tmp_path, monkeypatch, workers):
+    from colorbench.scoring import folder_scoring
+
+    gt, pred = _mixed_folders(tmp_path)
+    check = folder_scoring.load
+
+    def check_then_truncate(*args, **kwargs):
+        loaded = check(*args, **kwargs)
+        (pred / "09.png").write_bytes((pred / "09.png").read_bytes()[:120])  # after checking, before scoring
+        return loaded
+
+    monkeypatch.setattr(folder_scoring, "load", check_then_truncate)
+    result = cli("score", gt, pred, "--workers", workers, "--out", tmp_path / "out.json")
+    assert result.exit_code == 1 and result.stdout == "" and not (tmp_path / "out.json").exists()
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith(f"Error: {pred / '09.png'}: damaged image") and "changed while being scored?" in result.stderr
+
+
+def test_every_problem_is_listed_before_scoring_with_workers(tmp_path):
+    from colorbench.scoring import folder_scoring
+
+    gt, pred = _problem_folders(tmp_path, "all")
+    for workers in (0, 2):
+        with pytest.raises(folder_scoring.ScoreProblems) as refused:
+            folder_scoring.score_folders(gt, pred, device=torch.device("cpu"), workers=workers)
+        assert refused.value.problems.as_dict().keys() == {"missing", "extra", "size_mismatch", "unreadable"}
+
+
+def test_runs_evaluation_reads_the_test_set_in_workers_to_the_same_numbers(tmp_path):
+    from colorbench import plugins
+    from colorbench.data import datasets
+    from colorbench.errors import UserError
+    from colorbench.scoring.evaluate import evaluate
+
+    rng = np.random.default_rng(4)
+    for i in range(5):
+        write_png(tmp_path / "train" / f"t{i}.png", _photo(rng, 40, 40))
+    for i in range(9):
+        write_png(tmp_path / "test" / f"{i}.png", _photo(rng, 40, 48))
+    data = datasets.load(f"folder:{tmp_path}", size=32)
+    colorizer = plugins.get_colorizer("gray")(size=32)
+    runs = [evaluate(colorizer, data.test, batch_size=4, n_samples=1, workers=workers) for workers in (0, 2)]
+    for scored in runs:
+        del scored["seconds"]
+    assert runs[0] == runs[1] and runs[0]["scored"] == 9
+    (tmp_path / "test" / "6.png").write_bytes(b"")
+    with pytest.raises(UserError) as changed:
+        evaluate(colorizer, data.test, batch_size=4, n_samples=1, workers=2)
+    assert str(changed.value) == f"{tmp_path / 'test' / '6.png'}: empty file (0 bytes) (it was readable when the dataset was loaded: changed during the run?)"
