@@ -76,6 +76,7 @@ def leaderboard(
             stdout.print(table)
         if not df.empty:
             hinted = "(hint): given a hint at test time. " if df["hint"].notna().any() else ""
-            stdout.print(f"{hinted}A row is the mean over its training seeds. More columns (seeds, intervals): --format markdown or json.", highlight=False)
+            stdout.print(f"{hinted}More columns: --format markdown or json.", highlight=False)
+            stdout.print("A row is the mean over its training seeds (listed in those formats).", highlight=False)
 
     emit(board.to_json(df), as_json, render)
