@@ -20,8 +20,8 @@ in alternate order, ``ROUNDS`` times; the faster round of each is compared:
   ``LearnedPerceptualImagePatchSimilarity(net_type="alex", normalize=True)``.
 
 Times are each process's wall time, imports and network building included (what a
-user waits for); the time inside (colorbench's scoring, the loop itself) is shown
-too. Peak memory is the larger of two measures: ``ru_maxrss`` (the largest single
+user waits for); the time inside is shown too (colorbench's ``evaluation.seconds``:
+checking, building LPIPS, scoring and intervals; the loop's loop alone). Peak memory is the larger of two measures: ``ru_maxrss`` (the largest single
 process: colorbench's workers are processes of their own) and the peak, sampled
 every 50 ms, of the whole process tree counting each page once (proportional
 anonymous and shared memory, plus the largest file-backed resident set). The target
