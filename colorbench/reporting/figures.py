@@ -126,6 +126,9 @@ def quality_vs_speed(rows: list[dict], path: Path, title: str) -> Path | None:
     unique = dict(zip(labels, handles))
     ax.legend(unique.values(), unique.keys(), fontsize=8, loc="best")
     ax.set_xscale("log")
+    # Plain numbers: the log axis' default labels are TeX, shown raw with parse_math off.
+    ax.xaxis.set_major_formatter(lambda x, _: f"{x:,.0f}" if x >= 1 else np.format_float_positional(x, trim="-"))
+    ax.xaxis.set_minor_formatter("")
     ax.set_xlabel("inference images/s (log scale; higher is faster)")
     ax.set_ylabel("LPIPS (lower is better)")
     ax.grid(alpha=0.3)
